@@ -1,0 +1,71 @@
+/**
+ * The bus between the leader listener and the edges.
+ *
+ * Contract for implementations:
+ * - `publish` appends every item to the history and announces it to subscribers, in the order
+ *   given, each under a new offset, as one atomic step per item. An item whose `id` was
+ *   published before (within the dedupe window) is skipped and gets its first offset back, so a
+ *   retried batch or two briefly overlapping leaders never deliver one notification twice.
+ * - Offsets are strings that sort in publication order within one epoch. The epoch changes
+ *   whenever the history was lost.
+ * - Subscribers get notifications in offset order, each carrying the offset before it (`prev`),
+ *   so a gap is visible; heartbeats carry the last offset, so a gap at the tail is visible too.
+ */
+
+export interface PublishItem {
+  /** Unique id of the notification (an outbox row's uid, or a random id for plain ones). */
+  id: string;
+  /** The client frame without its closing brace (see protocol/envelope.frameHead). */
+  head: string;
+  /** Routing keys (see protocol/filters.routingKeys); `all` is implicit. */
+  keys: readonly string[];
+  notificationType: string;
+  /** Epoch milliseconds the notification entered the system (PG receipt or outbox commit), for latency. */
+  sourceTime: number;
+}
+
+export interface BusNotification {
+  offset: string;
+  prev: string;
+  keys: readonly string[];
+  notificationType: string;
+  sourceTime: number;
+  /** The complete client frame (UTF-8 JSON), offset included: sent as is to every recipient. */
+  frame: string | Buffer;
+}
+
+export interface BusHeartbeat {
+  epoch: string;
+  /** Offset of the newest notification in the history ("0-0" when empty). */
+  last: string;
+  leader: string;
+  at: number;
+}
+
+export interface BusHandler {
+  onNotification(n: BusNotification): void;
+  onHeartbeat(h: BusHeartbeat): void;
+  /** Called each time the subscription is (re-)established. */
+  onSubscribed?(): void;
+  /** Called when the subscription is lost (connection down); live messages may be missed until onSubscribed. */
+  onUnsubscribed?(): void;
+}
+
+export interface BusPosition {
+  epoch: string | null;
+  last: string;
+}
+
+export interface Bus {
+  /** Leader side. Resolves with one offset per item once the bus has accepted the whole batch. */
+  publish(items: readonly PublishItem[]): Promise<string[]>;
+  /** Leader side: announces liveness and the newest offset. */
+  heartbeat(leaderId: string): Promise<void>;
+  /** Edge side: registers the handler and subscribes; resolves once subscribed. */
+  subscribe(handler: BusHandler): Promise<void>;
+  /** Current epoch and newest offset. */
+  position(): Promise<BusPosition>;
+  close(): Promise<void>;
+}
+
+export const EMPTY_OFFSET = '0-0';

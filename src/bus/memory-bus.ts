@@ -1,0 +1,91 @@
+/**
+ * In-process bus for `notifier start` without Redis, and for unit tests. Same contract as the
+ * Redis bus: ordered offsets, bounded history, dedupe by id, heartbeats.
+ */
+import { randomUUID } from 'node:crypto';
+import { frameWithOffset } from '../protocol/envelope.js';
+import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type PublishItem } from './bus.js';
+
+export interface MemoryBusOptions {
+  /** Notifications kept for history (and dedupe). */
+  retention?: number;
+}
+
+export class MemoryBus implements Bus {
+  readonly epoch = randomUUID();
+  private readonly handlers: BusHandler[] = [];
+  private readonly history: BusNotification[] = [];
+  private readonly seen = new Map<string, string>();
+  private readonly retention: number;
+  private lastMs = 0;
+  private seq = 0;
+  private last = EMPTY_OFFSET;
+
+  constructor(opts: MemoryBusOptions = {}) {
+    this.retention = opts.retention ?? 10_000;
+  }
+
+  publish(items: readonly PublishItem[]): Promise<string[]> {
+    const offsets: string[] = [];
+    for (const it of items) {
+      const existing = this.seen.get(it.id);
+      if (existing !== undefined) {
+        offsets.push(existing);
+        continue;
+      }
+      const offset = this.nextOffset();
+      const n: BusNotification = {
+        offset,
+        prev: this.last,
+        keys: it.keys,
+        notificationType: it.notificationType,
+        sourceTime: it.sourceTime,
+        frame: frameWithOffset(it.head, offset),
+      };
+      this.last = offset;
+      this.remember(it.id, n);
+      for (const h of this.handlers) h.onNotification(n);
+      offsets.push(offset);
+    }
+    return Promise.resolve(offsets);
+  }
+
+  heartbeat(leaderId: string): Promise<void> {
+    const h = { epoch: this.epoch, last: this.last, leader: leaderId, at: Date.now() };
+    for (const handler of this.handlers) handler.onHeartbeat(h);
+    return Promise.resolve();
+  }
+
+  subscribe(handler: BusHandler): Promise<void> {
+    this.handlers.push(handler);
+    handler.onSubscribed?.();
+    return Promise.resolve();
+  }
+
+  position(): Promise<BusPosition> {
+    return Promise.resolve({ epoch: this.epoch, last: this.last });
+  }
+
+  close(): Promise<void> {
+    this.handlers.length = 0;
+    return Promise.resolve();
+  }
+
+  /** Redis-stream-like ids (`<ms>-<seq>`), strictly increasing. */
+  private nextOffset(): string {
+    const now = Math.max(Date.now(), this.lastMs);
+    this.seq = now === this.lastMs ? this.seq + 1 : 0;
+    this.lastMs = now;
+    return `${now}-${this.seq}`;
+  }
+
+  private remember(id: string, n: BusNotification): void {
+    this.history.push(n);
+    this.seen.set(id, n.offset);
+    if (this.history.length > this.retention) this.history.shift();
+    if (this.seen.size > this.retention) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// Lua scripts of the Redis bus, registered with defineCommand (a restarted Redis has an empty
+// script cache; ioredis re-sends the body on NOSCRIPT). Kept as strings so the build needs no copy step.
+
+export const PUBLISH_BATCH_LUA = `
+-- Appends a batch of notifications to the history stream and announces each on the channel,
+-- skipping ids already published (dedupe window), all in one atomic script run.
+--
+-- KEYS[1] stream            KEYS[2] epoch key
+-- ARGV[1] channel           ARGV[2] MAXLEN (approximate retention)
+-- ARGV[3] dedupe TTL (s)    ARGV[4] dedupe key prefix (same hash slot as the stream)
+-- ARGV[5] epoch to set if none exists (history lost or first start)
+-- ARGV[6..] groups of 3: id, frame head (envelope JSON without closing brace), meta fragment
+-- Returns: one offset per item (the existing one for a duplicate).
+local stream, epochKey = KEYS[1], KEYS[2]
+local channel, maxlen, ttl, seenPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', epochKey) == 0 then
+  redis.call('SET', epochKey, ARGV[5])
+end
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if newest[1] then prev = newest[1][1] end
+local out = {}
+for i = 6, #ARGV, 3 do
+  local id, head, meta = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local seenKey = seenPrefix .. id
+  local existing = redis.call('GET', seenKey)
+  if existing then
+    out[#out + 1] = existing
+  else
+    local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head)
+    redis.call('SET', seenKey, offset, 'EX', ttl)
+    redis.call('PUBLISH', channel,
+      'n{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}')
+    prev = offset
+    out[#out + 1] = offset
+  end
+end
+return out
+`;
+
+export const HEARTBEAT_LUA = `
+-- Announces the leader's liveness with the current epoch and newest offset.
+-- KEYS[1] stream   KEYS[2] epoch key
+-- ARGV[1] channel  ARGV[2] epoch to set if none exists  ARGV[3] leader id  ARGV[4] now (ms)
+local stream, epochKey = KEYS[1], KEYS[2]
+if redis.call('EXISTS', epochKey) == 0 then
+  redis.call('SET', epochKey, ARGV[2])
+end
+local epoch = redis.call('GET', epochKey)
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+local last = '0-0'
+if newest[1] then last = newest[1][1] end
+redis.call('PUBLISH', ARGV[1],
+  'h{"e":"' .. epoch .. '","l":"' .. last .. '","leader":' .. cjson.encode(ARGV[3]) .. ',"at":' .. ARGV[4] .. '}')
+return last
+`;

@@ -1,0 +1,41 @@
+/**
+ * Encoding of bus messages on a Redis pub/sub channel (written by the Lua scripts). A notification is
+ *   'n' + {"o":offset,"p":prev,"k":[keys],"t":type,"s":sourceTime} + '\n' + frame
+ * so a subscriber parses only the small header and forwards the frame bytes untouched
+ * (JSON never contains a raw newline, so the first '\n' ends the header).
+ * A heartbeat is 'h' + {"e":epoch,"l":last,"leader":id,"at":ms}.
+ */
+import type { BusHeartbeat, BusNotification } from './bus.js';
+
+export type WireMessage = { kind: 'notification'; n: BusNotification } | { kind: 'heartbeat'; h: BusHeartbeat };
+
+const N = 0x6e;
+const H = 0x68;
+const NEWLINE = 0x0a;
+
+/** The header fields that do not depend on the offset, as a JSON fragment (no braces). */
+export function metaFragment(keys: readonly string[], notificationType: string, sourceTime: number): string {
+  return `"k":${JSON.stringify(keys)},"t":${JSON.stringify(notificationType)},"s":${Math.trunc(sourceTime)}`;
+}
+
+/** Decodes one pub/sub message; null for anything malformed (counted and logged by the caller). */
+export function decodeWire(message: Buffer): WireMessage | null {
+  try {
+    if (message[0] === N) {
+      const nl = message.indexOf(NEWLINE);
+      if (nl < 0) return null;
+      const h = JSON.parse(message.toString('utf8', 1, nl)) as { o: string; p: string; k: string[]; t: string; s: number };
+      return {
+        kind: 'notification',
+        n: { offset: h.o, prev: h.p, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: message.subarray(nl + 1) },
+      };
+    }
+    if (message[0] === H) {
+      const h = JSON.parse(message.toString('utf8', 1)) as { e: string; l: string; leader: string; at: number };
+      return { kind: 'heartbeat', h: { epoch: h.e, last: h.l, leader: h.leader, at: h.at } };
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}

@@ -1,0 +1,156 @@
+/**
+ * The configuration schema: every setting, its environment variable, its default and its bounds.
+ * YAML files use the field names (camelCase); the environment uses the variable names. Env wins.
+ */
+import { z } from 'zod';
+
+export const DEFAULT_CHANNELS = [
+  'execution_status_changed',
+  'execution_created',
+  'inquiry_created',
+  'inquiry_responded',
+  'enforcement_created',
+  'event_created',
+  'workflow_execution_status_changed',
+];
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  return v;
+}, z.boolean({ error: 'expected true/false (or 1/0, yes/no, on/off)' }));
+
+/** A PostgreSQL identifier as LISTEN accepts it (we quote it, so any printable name ≤ 63 bytes works). */
+const channelName = z
+  .string()
+  .min(1, 'channel name must not be empty')
+  .refine((s) => Buffer.byteLength(s) <= 63, 'channel name is longer than 63 bytes (PostgreSQL truncates it)')
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f]/.test(s), 'channel name must not contain control characters');
+
+const channelList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(channelName).max(1000),
+);
+
+const url = (protocols: string[]) =>
+  z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const optionalUrl = (protocols: string[]) =>
+  z.preprocess((v) => (v === '' || v === null ? undefined : v), url(protocols).optional());
+
+export const configSchema = z
+  .object({
+    databaseUrl: url(['postgres:', 'postgresql:']).default('postgresql://postgres@localhost:5432/postgres'),
+    redisUrl: optionalUrl(['redis:', 'rediss:']),
+    host: z.string().min(1).default('0.0.0.0'),
+    port: int(0, 65535).default(8080),
+    channels: channelList.default(DEFAULT_CHANNELS),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    redisPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1–64 characters of A–Z a–z 0–9 _ . -')
+      .default('notifier'),
+    migrate: bool.default(true),
+
+    outboxEnabled: bool.default(true),
+    outboxPollMs: int(10, 600_000).default(500),
+    outboxBatchSize: int(1, 10_000).default(500),
+    publishBatchSize: int(1, 10_000).default(1000),
+    plainQueueLimit: int(100, 10_000_000).default(100_000),
+
+    lockId: int(0, 2147483647).default(1),
+    leaderHeartbeatMs: int(100, 60_000).default(1000),
+    leaderQueryTimeoutMs: int(100, 60_000).default(3000),
+    pgSessionTimeoutMs: int(1000, 600_000).default(8000),
+    standbyRetryMs: int(100, 60_000).default(1000),
+
+    streamRetention: int(1000, 100_000_000).default(100_000),
+    dedupeTtlSeconds: int(60, 7 * 24 * 3600).default(3600),
+    busHeartbeatMs: int(100, 60_000).default(1000),
+    busStaleMs: int(500, 600_000).default(5000),
+    redisCommandTimeoutMs: int(100, 60_000).default(5000),
+
+    maxConnections: int(1, 10_000_000).default(50_000),
+    maxSubscriptions: int(1, 10_000).default(100),
+    maxFrameBytes: int(64, 16 * 1024 * 1024).default(16 * 1024),
+    maxInboundPerSecond: int(1, 1_000_000).default(50),
+    maxBackpressureBytes: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+    idleTimeoutSeconds: int(0, 960)
+      .refine((n) => n === 0 || n >= 8, 'must be 0 (disabled) or at least 8 seconds')
+      .default(120),
+    shutdownGraceMs: int(0, 600_000).default(5000),
+    allowUwsFallback: bool.default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.leaderQueryTimeoutMs >= c.pgSessionTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaderQueryTimeoutMs'],
+        message: `must be below pgSessionTimeoutMs (${c.pgSessionTimeoutMs}) so a cut-off leader steps down before PostgreSQL frees its lock`,
+      });
+    }
+    if (c.redisCommandTimeoutMs >= c.pgSessionTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redisCommandTimeoutMs'],
+        message: `must be below pgSessionTimeoutMs (${c.pgSessionTimeoutMs}): an outbox batch waits for Redis inside a transaction`,
+      });
+    }
+    if (c.leaderHeartbeatMs >= c.pgSessionTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaderHeartbeatMs'],
+        message: `must be below pgSessionTimeoutMs (${c.pgSessionTimeoutMs}), or PostgreSQL ends the idle leader session`,
+      });
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ConfigKey = keyof z.infer<typeof configSchema>;
+
+/** Environment variable of each setting. */
+export const ENV_NAMES: Record<ConfigKey, string> = {
+  databaseUrl: 'DATABASE_URL',
+  redisUrl: 'REDIS_URL',
+  host: 'HOST',
+  port: 'PORT',
+  channels: 'NOTIFIER_CHANNELS',
+  logLevel: 'LOG_LEVEL',
+  redisPrefix: 'NOTIFIER_REDIS_PREFIX',
+  migrate: 'NOTIFIER_MIGRATE',
+  outboxEnabled: 'NOTIFIER_OUTBOX',
+  outboxPollMs: 'NOTIFIER_OUTBOX_POLL_MS',
+  outboxBatchSize: 'NOTIFIER_OUTBOX_BATCH_SIZE',
+  publishBatchSize: 'NOTIFIER_PUBLISH_BATCH_SIZE',
+  plainQueueLimit: 'NOTIFIER_PLAIN_QUEUE_LIMIT',
+  lockId: 'NOTIFIER_LOCK_ID',
+  leaderHeartbeatMs: 'NOTIFIER_LEADER_HEARTBEAT_MS',
+  leaderQueryTimeoutMs: 'NOTIFIER_LEADER_QUERY_TIMEOUT_MS',
+  pgSessionTimeoutMs: 'NOTIFIER_PG_SESSION_TIMEOUT_MS',
+  standbyRetryMs: 'NOTIFIER_STANDBY_RETRY_MS',
+  streamRetention: 'NOTIFIER_STREAM_RETENTION',
+  dedupeTtlSeconds: 'NOTIFIER_DEDUPE_TTL_SECONDS',
+  busHeartbeatMs: 'NOTIFIER_BUS_HEARTBEAT_MS',
+  busStaleMs: 'NOTIFIER_BUS_STALE_MS',
+  redisCommandTimeoutMs: 'NOTIFIER_REDIS_COMMAND_TIMEOUT_MS',
+  maxConnections: 'NOTIFIER_MAX_CONNECTIONS',
+  maxSubscriptions: 'NOTIFIER_MAX_SUBSCRIPTIONS',
+  maxFrameBytes: 'NOTIFIER_MAX_FRAME_BYTES',
+  maxInboundPerSecond: 'NOTIFIER_MAX_INBOUND_PER_SECOND',
+  maxBackpressureBytes: 'NOTIFIER_MAX_BACKPRESSURE_BYTES',
+  idleTimeoutSeconds: 'NOTIFIER_IDLE_TIMEOUT_SECONDS',
+  shutdownGraceMs: 'NOTIFIER_SHUTDOWN_GRACE_MS',
+  allowUwsFallback: 'NOTIFIER_ALLOW_UWS_FALLBACK',
+};

@@ -1,0 +1,316 @@
+/**
+ * The edge role: a uWebSockets.js server that fans bus notifications out to WebSocket clients.
+ *
+ * Routing: each connection's filter set is one uWS topic (see FilterIndex); a notification is
+ * published once per matching topic, as the frame the listener serialized — no JSON work and no
+ * JavaScript loop per recipient.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bus, BusHeartbeat, BusNotification } from '../bus/bus.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { filterKind } from '../protocol/filters.js';
+import {
+  ErrorCode,
+  PONG,
+  errorMessage,
+  parseClientFrame,
+  subscribedMessage,
+  unsubscribedMessage,
+  welcomeMessage,
+} from '../protocol/messages.js';
+import { sleep } from '../util/backoff.js';
+import { FilterIndex } from './filter-index.js';
+import { replyAsync, replyJson } from './http-reply.js';
+import { loadUws, type Uws } from './uws.js';
+
+export interface EdgeOptions {
+  config: Config;
+  bus: Bus;
+  logger: Logger;
+  metrics: Metrics;
+  /** Extra fields for /stats (standalone mode adds the listener's role). */
+  stats?: () => Record<string, unknown>;
+}
+
+interface Conn {
+  id: string;
+  filters: Set<string>;
+  topic: string | null;
+  windowStart: number;
+  windowCount: number;
+}
+
+export class Edge {
+  readonly nodeId = randomUUID().slice(0, 8);
+  private readonly uws: typeof Uws;
+  private readonly app: Uws.TemplatedApp;
+  private readonly index = new FilterIndex();
+  private readonly conns = new Set<Uws.WebSocket<Conn>>();
+  private listenSocket: Uws.us_listen_socket | undefined;
+  private boundPort = 0;
+  private subscriptionCount = 0;
+  private clientSeq = 0;
+  private subscribed = false;
+  private draining = false;
+  private lastHeartbeat: BusHeartbeat | undefined;
+  private lastHeartbeatAt = 0;
+  private lastOffset = '';
+  private staleTimer: NodeJS.Timeout | undefined;
+  private wasStale = true;
+
+  constructor(private readonly opts: EdgeOptions) {
+    const { uws, native } = loadUws(opts.config.allowUwsFallback);
+    this.uws = uws;
+    if (!native) {
+      opts.logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
+    }
+    this.app = uws.App();
+    this.routes();
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Ready: subscribed to the bus, leader heartbeat fresh, not draining. */
+  isReady(): boolean {
+    return !this.draining && this.subscribed && this.heartbeatAgeMs() < this.opts.config.busStaleMs;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.opts;
+    await new Promise<void>((resolve, reject) => {
+      this.app.listen(config.host, config.port, (token) => {
+        if (!token) {
+          reject(new Error(`cannot listen on ${config.host}:${config.port} (port in use or not permitted); set PORT to a free port`));
+          return;
+        }
+        this.listenSocket = token;
+        this.boundPort = this.uws.us_socket_local_port(token);
+        resolve();
+      });
+    });
+    logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
+    this.staleTimer = setInterval(() => this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2));
+    await this.opts.bus.subscribe({
+      onNotification: (n) => this.route(n),
+      onHeartbeat: (h) => {
+        this.lastHeartbeat = h;
+        this.lastHeartbeatAt = Date.now();
+      },
+      onSubscribed: () => {
+        this.subscribed = true;
+        logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
+      },
+      onUnsubscribed: () => {
+        if (this.subscribed) logger.warn({ event: 'edge:bus:unsubscribed' }, 'bus subscription lost; not ready until it is back');
+        this.subscribed = false;
+      },
+    });
+  }
+
+  /**
+   * Graceful shutdown: readiness turns false at once, the listen socket closes, and open
+   * connections are closed with 1012 in batches spread over shutdownGraceMs, so clients
+   * reconnect elsewhere without a thundering herd.
+   */
+  async stop(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.staleTimer);
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    const all = [...this.conns];
+    const batches = Math.max(1, Math.min(all.length, Math.ceil(this.opts.config.shutdownGraceMs / 50)));
+    const perBatch = Math.ceil(all.length / batches);
+    for (let i = 0; i < all.length; i += perBatch) {
+      for (const ws of all.slice(i, i + perBatch)) this.closeConn(ws, CloseCode.ServiceRestart, 'server restarting');
+      if (i + perBatch < all.length) await sleep(this.opts.config.shutdownGraceMs / batches);
+    }
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      connected_clients: this.conns.size,
+      total_subscriptions: this.subscriptionCount,
+      filter_sets: this.index.size,
+      node: this.nodeId,
+      ready: this.isReady(),
+      bus_subscribed: this.subscribed,
+      leader: this.lastHeartbeat?.leader ?? null,
+      leader_heartbeat_age_ms: this.lastHeartbeatAt ? this.heartbeatAgeMs() : null,
+      epoch: this.lastHeartbeat?.epoch ?? null,
+      last_offset: this.lastOffset || (this.lastHeartbeat?.last ?? null),
+      ...this.opts.stats?.(),
+    };
+  }
+
+  /** Hot path: one notification from the bus to every matching connection. */
+  private route(n: BusNotification): void {
+    const { metrics } = this.opts;
+    metrics.busReceived.inc();
+    this.lastOffset = n.offset;
+    const topics = this.index.topicsFor(n.keys);
+    if (topics.size === 0) return;
+    const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
+    let recipients = 0;
+    for (const topic of topics) {
+      recipients += this.app.numSubscribers(topic);
+      this.app.publish(topic, frame, false, false);
+    }
+    if (recipients > 0) {
+      metrics.delivered.inc({ notification_type: n.notificationType }, recipients);
+      metrics.latency.observe(Math.max(0, Date.now() - n.sourceTime) / 1000);
+    }
+  }
+
+  private routes(): void {
+    const { config, metrics } = this.opts;
+    this.app.ws<Conn>('/ws', {
+      compression: this.uws.DISABLED,
+      maxPayloadLength: config.maxFrameBytes,
+      maxBackpressure: config.maxBackpressureBytes,
+      // Typed as number in 20.30's index.d.ts; read as a boolean by the native code.
+      closeOnBackpressureLimit: 1,
+      idleTimeout: config.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (this.draining) {
+          metrics.rejectedConnections.inc({ reason: 'draining' });
+          return replyJson(res, '503 Service Unavailable', { error: 'edge is shutting down; reconnect to another edge' });
+        }
+        if (this.conns.size >= config.maxConnections) {
+          metrics.rejectedConnections.inc({ reason: 'max_connections' });
+          return replyJson(res, '503 Service Unavailable', { error: 'edge is at its connection limit; retry later' });
+        }
+        const conn: Conn = { id: `${this.nodeId}-${(++this.clientSeq).toString(36)}`, filters: new Set(), topic: null, windowStart: 0, windowCount: 0 };
+        res.upgrade(
+          conn,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        this.conns.add(ws);
+        metrics.connects.inc({ transport: 'ws' });
+        metrics.connections.inc({ transport: 'ws' });
+        const epoch = this.lastHeartbeat?.epoch;
+        ws.send(welcomeMessage(ws.getUserData().id, epoch ? { epoch } : {}), false);
+      },
+      message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
+      close: (ws, code) => {
+        const conn = ws.getUserData();
+        this.conns.delete(ws);
+        if (conn.topic !== null) this.index.release(conn.topic);
+        for (const f of conn.filters) metrics.subscriptions.dec({ kind: filterKind(f) });
+        this.subscriptionCount -= conn.filters.size;
+        metrics.connections.dec({ transport: 'ws' });
+        metrics.disconnects.inc({ code: String(code) });
+      },
+    });
+    this.app.get('/health', (res) => replyJson(res, '200 OK', { status: 'ok' }));
+    this.app.get('/ready', (res) => {
+      const ready = this.isReady();
+      replyJson(res, ready ? '200 OK' : '503 Service Unavailable', {
+        status: ready ? 'ready' : 'not ready',
+        bus_subscribed: this.subscribed,
+        leader_heartbeat_age_ms: this.lastHeartbeatAt ? this.heartbeatAgeMs() : null,
+        draining: this.draining,
+      });
+    });
+    this.app.get('/stats', (res) => replyJson(res, '200 OK', this.stats()));
+    this.app.get('/metrics', (res) =>
+      replyAsync(res, async () => {
+        metrics.busHeartbeatAge.set(this.lastHeartbeatAt ? this.heartbeatAgeMs() / 1000 : -1);
+        return { status: '200 OK', type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      }),
+    );
+    this.app.any('/*', (res) => replyJson(res, '404 Not Found', { error: 'not found', endpoints: ['/ws', '/health', '/ready', '/stats', '/metrics'] }));
+  }
+
+  private onMessage(ws: Uws.WebSocket<Conn>, data: ArrayBuffer, isBinary: boolean): void {
+    const { config, metrics } = this.opts;
+    const conn = ws.getUserData();
+    const now = Date.now();
+    if (now - conn.windowStart >= 1000) {
+      conn.windowStart = now;
+      conn.windowCount = 0;
+    }
+    if (++conn.windowCount > config.maxInboundPerSecond) {
+      metrics.clientErrors.inc({ code: 'rate_limited' });
+      this.closeConn(ws, CloseCode.RateLimited, 'too many messages per second');
+      return;
+    }
+    const reply = (code: ErrorCode, message: string) => {
+      metrics.clientErrors.inc({ code });
+      ws.send(errorMessage(code, message), false);
+    };
+    if (isBinary) return reply(ErrorCode.BinaryNotSupported, 'send JSON text frames, not binary frames');
+    const parsed = parseClientFrame(data);
+    if (!parsed.ok) return reply(parsed.code, parsed.message);
+    const msg = parsed.message;
+    switch (msg.type) {
+      case 'ping':
+        ws.send(PONG, false);
+        return;
+      case 'subscribe':
+        if (!conn.filters.has(msg.filter)) {
+          if (conn.filters.size >= config.maxSubscriptions) {
+            return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
+          }
+          conn.filters.add(msg.filter);
+          this.subscriptionCount += 1;
+          metrics.subscriptions.inc({ kind: filterKind(msg.filter) });
+          this.moveTopic(ws, conn);
+        }
+        ws.send(subscribedMessage(msg.filter), false);
+        return;
+      case 'unsubscribe':
+        if (conn.filters.delete(msg.filter)) {
+          this.subscriptionCount -= 1;
+          metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
+          this.moveTopic(ws, conn);
+        }
+        ws.send(unsubscribedMessage(msg.filter), false);
+        return;
+    }
+  }
+
+  /** Re-homes a connection to the topic of its (changed) filter set. */
+  private moveTopic(ws: Uws.WebSocket<Conn>, conn: Conn): void {
+    if (conn.topic !== null) {
+      ws.unsubscribe(conn.topic);
+      this.index.release(conn.topic);
+      conn.topic = null;
+    }
+    if (conn.filters.size > 0) {
+      conn.topic = this.index.acquire(conn.filters);
+      ws.subscribe(conn.topic);
+    }
+  }
+
+  private closeConn(ws: Uws.WebSocket<Conn>, code: number, reason: string): void {
+    // Any call on a closed uWS socket throws; `conns` holds exactly the open ones.
+    if (!this.conns.has(ws)) return;
+    ws.end(code, reason);
+  }
+
+  private heartbeatAgeMs(): number {
+    return this.lastHeartbeatAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastHeartbeatAt;
+  }
+
+  private watchHeartbeat(): void {
+    const stale = this.heartbeatAgeMs() >= this.opts.config.busStaleMs;
+    if (stale === this.wasStale) return;
+    this.wasStale = stale;
+    if (stale) {
+      this.opts.logger.warn({ event: 'edge:heartbeat:stale', ageMs: this.heartbeatAgeMs() }, 'no leader heartbeat on the bus; not ready');
+    } else {
+      this.opts.logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received; ready');
+    }
+  }
+}

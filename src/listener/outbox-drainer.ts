@@ -1,0 +1,159 @@
+/**
+ * Drains notifier.outbox on its own connection: in one transaction, take the oldest rows
+ * (ORDER BY id, FOR UPDATE SKIP LOCKED), publish them, delete them, commit. Rows are deleted
+ * only after the bus accepted them; if anything fails the transaction rolls back and the rows
+ * are taken again later (the bus dedupes by uid, so a retry never delivers twice).
+ *
+ * Never a `WHERE id > last_id` cursor: sequence values commit out of order, so a cursor would
+ * skip rows that commit late.
+ *
+ * The LISTEN connection stays free for the leader heartbeat while a batch waits on the bus.
+ */
+import type pg from 'pg';
+import type { PublishItem } from '../bus/bus.js';
+import { envelopeFromValue, frameHead } from '../protocol/envelope.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { destroySession, openSession, query, type SessionOptions } from './pg-session.js';
+
+export const OUTBOX_WAKEUP_CHANNEL = 'notifier_outbox';
+
+interface OutboxRow {
+  id: string;
+  uid: string;
+  channel: string;
+  payload: unknown;
+  created_ms: number;
+}
+
+export interface DrainerOptions {
+  session: Omit<SessionOptions, 'onError' | 'applicationName'>;
+  batchSize: number;
+  publish: (items: readonly PublishItem[]) => Promise<string[]>;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class OutboxDrainer {
+  private client: pg.Client | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private missingTableLogged = false;
+  private failures = 0;
+
+  constructor(private readonly opts: DrainerOptions) {}
+
+  /** Requests a drain; coalesces requests that arrive while one runs. Never rejects. */
+  request(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Drains until the outbox is empty (used before reporting ready); rejects on failure. */
+  async drainAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.drainBatch();
+      total += n;
+      if (n < this.opts.batchSize) return total;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.client) destroySession(this.client);
+    this.client = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.drainAll();
+      } catch (err) {
+        this.reportError(err as Error);
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async drainBatch(): Promise<number> {
+    if (this.stopped) return 0;
+    const c = await this.connection();
+    const t = this.opts.session.queryTimeoutMs;
+    await query(c, 'BEGIN', [], t);
+    try {
+      const { rows } = await query<OutboxRow>(
+        c,
+        `SELECT id, uid, channel, payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
+           FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.opts.batchSize],
+        t,
+      );
+      if (rows.length > 0) {
+        await this.opts.publish(rows.map(toItem));
+        await query(c, 'DELETE FROM notifier.outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)], t);
+      }
+      await query(c, 'COMMIT', [], t);
+      for (const r of rows) this.opts.metrics.pgReceived.inc({ channel: r.channel, source: 'outbox' });
+      this.failures = 0;
+      return rows.length;
+    } catch (err) {
+      // Whatever state the session is in now (aborted transaction, timed-out query), start afresh.
+      destroySession(c);
+      if (this.client === c) this.client = undefined;
+      throw err;
+    }
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const c = await openSession({
+      ...this.opts.session,
+      applicationName: 'notifier-outbox',
+      onError: (err) => {
+        this.opts.logger.warn({ event: 'outbox:connection:error', err: err.message }, 'outbox connection error');
+        if (this.client === c) this.client = undefined;
+        destroySession(c);
+      },
+    });
+    this.client = c;
+    return c;
+  }
+
+  private reportError(err: Error): void {
+    this.failures += 1;
+    if ((err as { code?: string }).code === '42P01') {
+      if (!this.missingTableLogged) {
+        this.missingTableLogged = true;
+        this.opts.logger.error(
+          { event: 'outbox:drain:missing-table' },
+          'table notifier.outbox does not exist: run `notifier migrate` (plain channels keep working)',
+        );
+      }
+      return;
+    }
+    this.missingTableLogged = false;
+    // The first failure of an outage, then every 20th: the poll retries every few hundred ms.
+    if (this.failures === 1 || this.failures % 20 === 0) {
+      this.opts.logger.warn(
+        { event: 'outbox:drain:error', err: err.message, failures: this.failures },
+        'outbox drain failed; rows stay in the outbox and are retried',
+      );
+    }
+  }
+}
+
+function toItem(r: OutboxRow): PublishItem {
+  const { envelope, keys } = envelopeFromValue(r.channel, r.payload, new Date(r.created_ms));
+  return { id: r.uid, head: frameHead(envelope), keys, notificationType: r.channel, sourceTime: r.created_ms };
+}

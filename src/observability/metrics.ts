@@ -1,0 +1,136 @@
+/**
+ * Every Prometheus metric of the notifier (DESIGN §9), prefixed `notifier_`. One registry per
+ * process; roles add only the metrics they update. No per-user or per-connection labels.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'notifier_' });
+  const r = [registry];
+
+  return {
+    registry,
+    // listener
+    leader: new Gauge({ name: 'notifier_leader', help: '1 while this listener is the leader, else 0', registers: r }),
+    failovers: new Counter({
+      name: 'notifier_leader_acquired_total',
+      help: 'Times this listener became leader',
+      registers: r,
+    }),
+    stepDowns: new Counter({
+      name: 'notifier_leader_step_downs_total',
+      help: 'Times this listener stopped being leader, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    pgReconnects: new Counter({
+      name: 'notifier_pg_reconnects_total',
+      help: 'PostgreSQL connections re-established by the listener',
+      registers: r,
+    }),
+    pgReceived: new Counter({
+      name: 'notifier_pg_notifications_received_total',
+      help: 'Notifications received from PostgreSQL, by channel (outbox rows under their channel)',
+      labelNames: ['channel', 'source'] as const,
+      registers: r,
+    }),
+    pgNonJson: new Counter({
+      name: 'notifier_pg_payload_not_json_total',
+      help: 'Plain notifications whose payload was not JSON (delivered as a string)',
+      registers: r,
+    }),
+    plainDropped: new Counter({
+      name: 'notifier_plain_notifications_dropped_total',
+      help: 'Plain notifications dropped because the publish queue was full (bus unavailable)',
+      registers: r,
+    }),
+    notifyQueueUsage: new Gauge({
+      name: 'notifier_pg_notify_queue_usage',
+      help: 'pg_notification_queue_usage() on the leader (0–1)',
+      registers: r,
+    }),
+    outboxBacklog: new Gauge({
+      name: 'notifier_outbox_backlog',
+      help: 'Rows waiting in notifier.outbox, as of the last drain',
+      registers: r,
+    }),
+    busPublished: new Counter({
+      name: 'notifier_bus_published_total',
+      help: 'Notifications published to the bus (duplicates skipped by the bus are not counted)',
+      registers: r,
+    }),
+    busPublishErrors: new Counter({
+      name: 'notifier_bus_publish_errors_total',
+      help: 'Failed publish batches (retried)',
+      registers: r,
+    }),
+    redisReconnects: new Counter({
+      name: 'notifier_redis_reconnects_total',
+      help: 'Redis connections re-established',
+      labelNames: ['connection'] as const,
+      registers: r,
+    }),
+    // edge
+    connections: new Gauge({ name: 'notifier_connections', help: 'Open client connections', labelNames: ['transport'] as const, registers: r }),
+    connects: new Counter({ name: 'notifier_connects_total', help: 'Accepted client connections', labelNames: ['transport'] as const, registers: r }),
+    disconnects: new Counter({
+      name: 'notifier_disconnects_total',
+      help: 'Closed client connections, by close code',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    rejectedConnections: new Counter({
+      name: 'notifier_connections_rejected_total',
+      help: 'Upgrades refused, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    subscriptions: new Gauge({
+      name: 'notifier_subscriptions',
+      help: 'Active subscriptions, by filter kind',
+      labelNames: ['kind'] as const,
+      registers: r,
+    }),
+    clientErrors: new Counter({
+      name: 'notifier_client_errors_total',
+      help: 'Error replies sent to clients, by code',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    busReceived: new Counter({
+      name: 'notifier_bus_received_total',
+      help: 'Notifications received from the bus by this edge',
+      registers: r,
+    }),
+    delivered: new Counter({
+      name: 'notifier_delivered_total',
+      help: 'Notification frames handed to client sockets, by notification_type',
+      labelNames: ['notification_type'] as const,
+      registers: r,
+    }),
+    latency: new Histogram({
+      name: 'notifier_delivery_latency_seconds',
+      help: 'From PostgreSQL receipt (or outbox commit) to the edge handing the frame to its sockets',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
+    slowConsumerCloses: new Counter({
+      name: 'notifier_slow_consumer_closes_total',
+      help: 'Connections closed for exceeding the outbound backpressure limit',
+      registers: r,
+    }),
+    busHeartbeatAge: new Gauge({
+      name: 'notifier_bus_heartbeat_age_seconds',
+      help: 'Seconds since this edge last heard the leader heartbeat on the bus',
+      registers: r,
+    }),
+    busGaps: new Counter({
+      name: 'notifier_bus_gaps_total',
+      help: 'Offset gaps this edge detected on the bus',
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,19 @@
+/**
+ * WebSocket close codes used by edges. Ranges follow the convention of centrifuge:
+ * 4000–4499 mean "reconnect (and resume)", 4500–4999 mean "do not reconnect as is".
+ */
+export const CloseCode = {
+  /** Normal closure requested by the client or server. */
+  Normal: 1000,
+  /** The edge is shutting down or restarting: reconnect (to any edge). */
+  ServiceRestart: 1012,
+  /** The edge is at its connection limit: reconnect, ideally to another edge, after a back-off. */
+  TryAgainLater: 1013,
+  /** The connection fell too far behind (outbound backpressure limit): reconnect and resume. */
+  SlowConsumer: 4001,
+  /** Inbound message rate exceeded: reconnect after a back-off. */
+  RateLimited: 4002,
+  /** Origin not allowed, or authentication failed: do not retry unchanged. */
+  Forbidden: 4503,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

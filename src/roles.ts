@@ -1,0 +1,125 @@
+/**
+ * Wires the roles together: which bus, which servers, in which order they start and stop.
+ */
+import type { Server } from 'node:http';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import { RedisBus } from './bus/redis-bus.js';
+import { ConfigError } from './config/load-config.js';
+import type { Config } from './config/schema.js';
+import { Edge } from './edge/edge.js';
+import { Listener } from './listener/listener.js';
+import { startListenerHttp } from './listener/listener-http.js';
+import { runMigrations } from './migrate/run-migrations.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { backoffDelay, sleep } from './util/backoff.js';
+
+export type RoleName = 'start' | 'listener' | 'edge';
+
+export interface RunningRole {
+  /** Resolves with the HTTP port actually bound (PORT=0 picks a free one). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startRole(role: RoleName, config: Config, logger: Logger, signal: AbortSignal): Promise<RunningRole> {
+  if (role !== 'start' && config.redisUrl === undefined) {
+    throw new ConfigError([
+      `REDIS_URL is required for \`notifier ${role}\`: listeners and edges talk through Redis. ` +
+        'Set REDIS_URL (e.g. redis://localhost:6379), or run `notifier start` for a single process without Redis.',
+    ]);
+  }
+  const metrics = createMetrics();
+  const bus = createBus(config, logger, metrics);
+  try {
+    switch (role) {
+      case 'listener':
+        return await startListenerOnly(config, bus, logger, metrics);
+      case 'edge':
+        return await startEdgeOnly(config, bus, logger, metrics);
+      case 'start':
+        return await startStandalone(config, bus, logger, metrics, signal);
+    }
+  } catch (err) {
+    await bus.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {
+  if (config.redisUrl === undefined) {
+    logger.info({ event: 'bus:memory' }, 'REDIS_URL not set: using the in-process bus (one process only)');
+    return new MemoryBus({ retention: config.streamRetention });
+  }
+  return new RedisBus({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    streamRetention: config.streamRetention,
+    dedupeTtlSeconds: config.dedupeTtlSeconds,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    logger: logger.child({ component: 'bus' }),
+    metrics,
+  });
+}
+
+async function startListenerOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
+  const listener = new Listener({ config, bus, logger, metrics });
+  const server: Server = await startListenerHttp(listener, metrics.registry, config.host, config.port);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ event: 'listener:http:listening', port }, `listener health/metrics on port ${port}`);
+  listener.start();
+  return {
+    port,
+    stop: async () => {
+      await listener.stop();
+      await new Promise((r) => server.close(r));
+      await bus.close();
+    },
+  };
+}
+
+async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
+  const edge = new Edge({ config, bus, logger, metrics });
+  await edge.start();
+  return {
+    port: edge.port,
+    stop: async () => {
+      await edge.stop();
+      await bus.close();
+    },
+  };
+}
+
+async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics: Metrics, signal: AbortSignal): Promise<RunningRole> {
+  if (config.migrate) await migrateWithRetry(config, logger, signal);
+  const listener = new Listener({ config, bus, logger, metrics });
+  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }) });
+  await edge.start();
+  listener.start();
+  return {
+    port: edge.port,
+    stop: async () => {
+      await edge.stop();
+      await listener.stop();
+      await bus.close();
+    },
+  };
+}
+
+/** `notifier start` waits for PostgreSQL instead of dying when it is not up yet. */
+async function migrateWithRetry(config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await runMigrations(config.databaseUrl, logger);
+      return;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const delay = backoffDelay(attempt, 500, 10_000);
+      logger.error({ event: 'migrate:error', retryInMs: delay }, `${(err as Error).message} (retrying in ${delay} ms; set NOTIFIER_MIGRATE=false to skip)`);
+      await sleep(delay, signal);
+      if (signal.aborted) throw err;
+    }
+  }
+}
