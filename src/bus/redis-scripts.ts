@@ -1,7 +1,7 @@
 // Lua scripts of the Redis bus, registered with defineCommand (a restarted Redis has an empty
 // script cache; ioredis re-sends the body on NOSCRIPT). Kept as strings so the build needs no copy step.
 
-export const PUBLISH_BATCH_LUA = `
+export const PUBLISH_BATCH_LUA = String.raw`
 -- Appends a batch of notifications to the history stream and announces each on the channel,
 -- skipping ids already published (dedupe window), all in one atomic script run.
 --
@@ -38,7 +38,7 @@ end
 return out
 `;
 
-export const HEARTBEAT_LUA = `
+export const HEARTBEAT_LUA = String.raw`
 -- Announces the leader's liveness with the current epoch and newest offset.
 -- KEYS[1] stream   KEYS[2] epoch key
 -- ARGV[1] channel  ARGV[2] epoch to set if none exists  ARGV[3] leader id  ARGV[4] now (ms)

@@ -1,0 +1,83 @@
+/**
+ * A notifier cluster of real processes on the shared PostgreSQL and Redis, isolated by a fresh
+ * database and a unique Redis prefix / lock id.
+ */
+import { createTestDatabase, serviceUrls, uniqueName, type TestDatabase } from './services.js';
+import { ProcessGroup, type NotifierProcess } from './processes.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface Cluster {
+  db: TestDatabase;
+  env: Record<string, string>;
+  group: ProcessGroup;
+  listeners: NotifierProcess[];
+  edges: NotifierProcess[];
+  startListener(extraEnv?: Record<string, string>): NotifierProcess;
+  startEdge(extraEnv?: Record<string, string>): Promise<{ proc: NotifierProcess; url: string; http: string }>;
+  stop(): Promise<void>;
+}
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** Applies the migrations to the test database with `notifier migrate`. */
+export function migrate(databaseUrl: string): void {
+  const r = spawnSync(process.execPath, [CLI, 'migrate'], {
+    env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`notifier migrate failed (${r.status}): ${r.stdout}${r.stderr}`);
+}
+
+export async function createCluster(opts: { migrate?: boolean; env?: Record<string, string> } = {}): Promise<Cluster> {
+  const db = await createTestDatabase();
+  if (opts.migrate !== false) migrate(db.url);
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL: serviceUrls().redisUrl,
+    NOTIFIER_REDIS_PREFIX: uniqueName('t'),
+    ...opts.env,
+  };
+  const group = new ProcessGroup();
+  const cluster: Cluster = {
+    db,
+    env,
+    group,
+    listeners: [],
+    edges: [],
+    startListener(extraEnv = {}) {
+      const p = group.spawn(['listener'], { ...env, ...extraEnv });
+      cluster.listeners.push(p);
+      return p;
+    },
+    async startEdge(extraEnv = {}) {
+      const proc = group.spawn(['edge'], { ...env, ...extraEnv });
+      cluster.edges.push(proc);
+      const port = await proc.port();
+      return { proc, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
+    },
+    async stop() {
+      await group.killAll();
+      await db.drop();
+    },
+  };
+  return cluster;
+}
+
+/** Waits until the process' /ready answers 200. */
+export async function waitReady(http: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${http}/ready`).catch(() => undefined);
+    if (res?.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${http}/ready not 200 within ${timeoutMs} ms (last: ${res?.status} ${await res?.text()})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Reads one gauge/counter value from a /metrics page. */
+export async function metricValue(http: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}

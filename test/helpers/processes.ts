@@ -1,0 +1,106 @@
+/**
+ * Runs `notifier <role>` as a child process (the built dist/cli.js, as users run it), with
+ * PORT=0 so each picks a free port, and exposes its JSON log lines to await on.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
+
+export class NotifierProcess {
+  readonly logs: LogLine[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(readonly role: string, readonly child: ChildProcess) {
+    let buf = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let parsed: LogLine;
+        try {
+          parsed = JSON.parse(line) as LogLine;
+        } catch {
+          parsed = { msg: line };
+        }
+        this.logs.push(parsed);
+        this.waiters = this.waiters.filter((w) => {
+          if (!w.match(parsed)) return true;
+          w.resolve(parsed);
+          return false;
+        });
+      }
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** A log line (already seen or future) matching `match`. */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    const seen = this.logs.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.role} (pid ${this.pid}): no matching log line within ${timeoutMs} ms. Last lines:\n${this.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  waitForEvent(event: string, timeoutMs?: number): Promise<LogLine> {
+    return this.waitForLog((l) => l.event === event, timeoutMs);
+  }
+
+  /** Log lines with this event seen after `after` lines. */
+  eventsSince(event: string, after: number): LogLine[] {
+    return this.logs.slice(after).filter((l) => l.event === event);
+  }
+
+  async port(): Promise<number> {
+    const line = await this.waitForLog((l) => l.event === 'edge:listen:success' || l.event === 'listener:http:listening');
+    return Number(line['port']);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+export function spawnNotifier(args: string[], env: Record<string, string | undefined>): NotifierProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new NotifierProcess(args[0] ?? '', child);
+}
+
+/** Kills every process still running at the end of a test file. */
+export class ProcessGroup {
+  private readonly procs: NotifierProcess[] = [];
+  spawn(args: string[], env: Record<string, string | undefined>): NotifierProcess {
+    const p = spawnNotifier(args, env);
+    this.procs.push(p);
+    return p;
+  }
+  async killAll(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.kill('SIGKILL')));
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * A test WebSocket client speaking the notifier protocol: records every message and lets a
+ * test await the next one that matches, with a timeout (no sleeps).
+ */
+import WebSocket from 'ws';
+
+export type Message = Record<string, unknown>;
+
+export class TestClient {
+  readonly messages: Message[] = [];
+  closeCode: number | undefined;
+  private waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  private closedWaiters: ((code: number) => void)[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as Message;
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.match(m)) return true;
+        w.resolve(m);
+        return false;
+      });
+    });
+    ws.on('close', (code) => {
+      this.closeCode = code;
+      for (const w of this.closedWaiters) w(code);
+    });
+    ws.on('error', () => undefined);
+  }
+
+  static async connect(url: string): Promise<TestClient> {
+    const ws = new WebSocket(url);
+    const client = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await client.first((m) => m['type'] === 'welcome');
+    return client;
+  }
+
+  get welcome(): Message {
+    return this.messages.find((m) => m['type'] === 'welcome') ?? {};
+  }
+
+  /** Notifications received so far (messages without `type`). */
+  get notifications(): Message[] {
+    return this.messages.filter((m) => !('type' in m));
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === 'string' ? value : JSON.stringify(value));
+  }
+
+  async subscribe(filter: string): Promise<void> {
+    this.send({ type: 'subscribe', filter });
+    await this.next((m) => m['type'] === 'subscribed' && m['filter'] === filter);
+  }
+
+  async unsubscribe(filter: string): Promise<void> {
+    this.send({ type: 'unsubscribe', filter });
+    await this.next((m) => m['type'] === 'unsubscribed' && m['filter'] === filter);
+  }
+
+  /** The first message matching `match`, already received or future. */
+  first(match: (m: Message) => boolean, timeoutMs = 10_000): Promise<Message> {
+    const seen = this.messages.find(match);
+    return seen ? Promise.resolve(seen) : this.next(match, timeoutMs);
+  }
+
+  /** The next message received after this call that matches `match`. */
+  next(match: (m: Message) => boolean, timeoutMs = 10_000): Promise<Message> {
+    const seen = new Set<Message>();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`)), timeoutMs);
+      const done = (m: Message) => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+      for (const m of this.messages) seen.add(m);
+      this.waiters.push({ match: (m) => !seen.has(m) && match(m), resolve: done });
+    });
+  }
+
+  /** Waits until `count` notifications have arrived in total. */
+  async waitForNotifications(count: number, timeoutMs = 15_000): Promise<Message[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.notifications.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} notifications, got ${this.notifications.length} within ${timeoutMs} ms`);
+      await this.next((m) => !('type' in m), left).catch(() => undefined);
+    }
+    return this.notifications;
+  }
+
+  closed(timeoutMs = 10_000): Promise<number> {
+    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('connection did not close')), timeoutMs);
+      this.closedWaiters.push((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
