@@ -24,18 +24,41 @@ export function decodeWire(message: Buffer): WireMessage | null {
     if (message[0] === N) {
       const nl = message.indexOf(NEWLINE);
       if (nl < 0) return null;
-      const h = JSON.parse(message.toString('utf8', 1, nl)) as { o: string; p: string; k: string[]; t: string; s: number };
+      const h: unknown = JSON.parse(message.toString('utf8', 1, nl));
+      if (!isNotificationHeader(h)) return null;
       return {
         kind: 'notification',
         n: { offset: h.o, prev: h.p, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: message.subarray(nl + 1) },
       };
     }
     if (message[0] === H) {
-      const h = JSON.parse(message.toString('utf8', 1)) as { e: string; l: string; leader: string; at: number };
+      const h: unknown = JSON.parse(message.toString('utf8', 1));
+      if (!isHeartbeatBody(h)) return null;
       return { kind: 'heartbeat', h: { epoch: h.e, last: h.l, leader: h.leader, at: h.at } };
     }
   } catch {
     return null;
   }
   return null;
+}
+
+// Shape checks: a header with a missing or mistyped field must not reach the edge (for example,
+// topicsFor(undefined) would throw inside the subscriber's event handler and end the process).
+function isNotificationHeader(v: unknown): v is { o: string; p: string; k: string[]; t: string; s: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const h = v as Record<string, unknown>;
+  return (
+    typeof h['o'] === 'string' &&
+    typeof h['p'] === 'string' &&
+    Array.isArray(h['k']) &&
+    h['k'].every((k) => typeof k === 'string') &&
+    typeof h['t'] === 'string' &&
+    typeof h['s'] === 'number'
+  );
+}
+
+function isHeartbeatBody(v: unknown): v is { e: string; l: string; leader: string; at: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const h = v as Record<string, unknown>;
+  return typeof h['e'] === 'string' && typeof h['l'] === 'string' && typeof h['leader'] === 'string' && typeof h['at'] === 'number';
 }

@@ -14,7 +14,10 @@ export const DEFAULT_CHANNELS = [
   'workflow_execution_status_changed',
 ];
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Strings (env, YAML) are converted with Number(); anything else must already be a number. Not
+// z.coerce: it reads an empty or blank string, null and false as 0 (PORT= would bind a random port).
+const int = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
 
 const bool = z.preprocess((v) => {
   if (typeof v !== 'string') return v;

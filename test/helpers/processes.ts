@@ -45,9 +45,9 @@ export class NotifierProcess {
     return this.child.pid ?? -1;
   }
 
-  /** A log line (already seen or future) matching `match`. */
-  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
-    const seen = this.logs.find(match);
+  /** A log line matching `match`: already seen (from line `from` on) or future. */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000, from = 0): Promise<LogLine> {
+    const seen = this.logs.slice(from).find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -64,8 +64,9 @@ export class NotifierProcess {
     });
   }
 
-  waitForEvent(event: string, timeoutMs?: number): Promise<LogLine> {
-    return this.waitForLog((l) => l.event === event, timeoutMs);
+  /** A log line with this event, from line `from` on (default: any). */
+  waitForEvent(event: string, timeoutMs?: number, from = 0): Promise<LogLine> {
+    return this.waitForLog((l) => l.event === event, timeoutMs, from);
   }
 
   /** Log lines with this event seen after `after` lines. */

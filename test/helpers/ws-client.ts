@@ -8,6 +8,8 @@ export type Message = Record<string, unknown>;
 
 export class TestClient {
   readonly messages: Message[] = [];
+  /** Arrival time (Date.now()) of each entry of `messages`. */
+  readonly arrivals: number[] = [];
   closeCode: number | undefined;
   private waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
   private closedWaiters: ((code: number) => void)[] = [];
@@ -16,6 +18,7 @@ export class TestClient {
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString()) as Message;
       this.messages.push(m);
+      this.arrivals.push(Date.now());
       this.waiters = this.waiters.filter((w) => {
         if (!w.match(m)) return true;
         w.resolve(m);

@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, jitter, sleep } from '../../src/util/backoff.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+/** Close to the top of Math.random's range [0, 1). */
+const HIGH = 0.999;
+
+describe('backoffDelay', () => {
+  it('grows exponentially from base, in [ceiling/2, ceiling]', () => {
+    const random = vi.spyOn(Math, 'random');
+    random.mockReturnValue(0);
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, 100, 10_000))).toEqual([50, 100, 200, 400]);
+    random.mockReturnValue(HIGH);
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, 100, 10_000))).toEqual([99, 199, 399, 799]);
+    // The supremum of Math.random gives the ceiling itself, never more.
+    random.mockReturnValue(1);
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, 100, 10_000))).toEqual([100, 200, 400, 800]);
+  });
+
+  it('caps at maxMs', () => {
+    const random = vi.spyOn(Math, 'random');
+    random.mockReturnValue(0);
+    expect(backoffDelay(10, 250, 10_000)).toBe(5_000);
+    expect(backoffDelay(1_000_000, 250, 10_000)).toBe(5_000);
+    random.mockReturnValue(HIGH);
+    expect(backoffDelay(10, 250, 10_000)).toBe(9_995);
+    expect(backoffDelay(Number.MAX_SAFE_INTEGER, 250, 10_000)).toBe(9_995);
+    random.mockReturnValue(1);
+    expect(backoffDelay(10, 250, 10_000)).toBe(10_000);
+  });
+
+  it('uses 250 ms base and 10 s cap by default', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    expect(backoffDelay(0)).toBe(125);
+    expect(backoffDelay(50)).toBe(5_000);
+  });
+
+  it('property: always an integer within [ceiling/2, ceiling], ceiling = min(max, base·2^attempt)', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 100 }), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 120_000 }), (attempt, base, max) => {
+        const ceiling = Math.min(max, base * 2 ** Math.min(attempt, 16));
+        const d = backoffDelay(attempt, base, max);
+        expect(Number.isInteger(d)).toBe(true);
+        expect(d).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
+        expect(d).toBeLessThanOrEqual(ceiling);
+        expect(d).toBeLessThanOrEqual(max);
+      }),
+    );
+  });
+
+  it('is jittered: not every node retries at the same moment', () => {
+    const delays = new Set(Array.from({ length: 50 }, () => backoffDelay(5, 250, 10_000)));
+    expect(delays.size).toBeGreaterThan(1);
+  });
+});
+
+describe('jitter', () => {
+  it('stays within ms ± fraction', () => {
+    const random = vi.spyOn(Math, 'random');
+    random.mockReturnValue(0);
+    expect(jitter(1000)).toBe(750);
+    expect(jitter(1000, 0.1)).toBe(900);
+    random.mockReturnValue(1);
+    expect(jitter(1000)).toBe(1250);
+    expect(jitter(1000, 0.1)).toBe(1100);
+    random.mockReturnValue(0.5);
+    expect(jitter(1000)).toBe(1000);
+  });
+
+  it('never returns less than 1 ms', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    expect(jitter(0)).toBe(1);
+    expect(jitter(1, 0.9)).toBe(1);
+  });
+
+  it('property: an integer in [max(1, ms·(1−f)), ms·(1+f)] (rounded)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.double({ min: 0, max: 1, noNaN: true }), (ms, f) => {
+        const j = jitter(ms, f);
+        expect(Number.isInteger(j)).toBe(true);
+        expect(j).toBeGreaterThanOrEqual(Math.max(1, Math.round(ms * (1 - f))));
+        expect(j).toBeLessThanOrEqual(Math.max(1, Math.round(ms * (1 + f))));
+      }),
+    );
+  });
+});
+
+describe('sleep', () => {
+  it('resolves after the given time', async () => {
+    vi.useFakeTimers();
+    let done = false;
+    const p = sleep(1000).then(() => {
+      done = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await p;
+    expect(done).toBe(true);
+  });
+
+  it('resolves early when aborted, and clears its timer', async () => {
+    vi.useFakeTimers();
+    const ac = new AbortController();
+    let done = false;
+    const p = sleep(60_000, ac.signal).then(() => {
+      done = true;
+    });
+    expect(vi.getTimerCount()).toBe(1);
+    await Promise.resolve();
+    expect(done).toBe(false);
+    ac.abort();
+    await p;
+    expect(done).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('resolves at once with an already aborted signal, without a timer', async () => {
+    vi.useFakeTimers();
+    const ac = new AbortController();
+    ac.abort();
+    const p = sleep(60_000, ac.signal);
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(p).resolves.toBeUndefined();
+  });
+
+  it('removes its abort listener when the time elapses', async () => {
+    vi.useFakeTimers();
+    const ac = new AbortController();
+    const add = vi.spyOn(ac.signal, 'addEventListener');
+    const remove = vi.spyOn(ac.signal, 'removeEventListener');
+    const p = sleep(10, ac.signal);
+    await vi.advanceTimersByTimeAsync(10);
+    await p;
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(remove).toHaveBeenCalledTimes(1);
+    expect(remove.mock.calls[0]?.[1]).toBe(add.mock.calls[0]?.[1]);
+    // A later abort is harmless.
+    ac.abort();
+  });
+});

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ErrorCode,
+  PONG,
+  errorMessage,
+  parseClientFrame,
+  subscribedMessage,
+  unsubscribedMessage,
+  welcomeMessage,
+  type ParseResult,
+} from '../../src/protocol/messages.js';
+
+/** An ArrayBuffer holding exactly these bytes, as uWebSockets.js hands messages over. */
+function bytes(input: string | number[]): ArrayBuffer {
+  const view = typeof input === 'string' ? new TextEncoder().encode(input) : Uint8Array.from(input);
+  // Copy into a fresh buffer so the test does not depend on the encoder's backing store size.
+  const out = new ArrayBuffer(view.byteLength);
+  new Uint8Array(out).set(view);
+  return out;
+}
+
+/** Runs the same frame through both input forms and checks they agree. */
+function parseBoth(text: string): ParseResult {
+  const fromString = parseClientFrame(text);
+  const fromBytes = parseClientFrame(bytes(text));
+  expect(fromBytes).toEqual(fromString);
+  return fromString;
+}
+
+function errorCode(r: ParseResult): ErrorCode {
+  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.message)}`);
+  return r.code;
+}
+
+describe('parseClientFrame: valid messages', () => {
+  it('parses subscribe', () => {
+    expect(parseBoth('{"type":"subscribe","filter":"entity_type:execution"}')).toEqual({
+      ok: true,
+      message: { type: 'subscribe', filter: 'entity_type:execution' },
+    });
+  });
+
+  it('parses unsubscribe', () => {
+    expect(parseBoth('{"type":"unsubscribe","filter":"entity:execution:123"}')).toEqual({
+      ok: true,
+      message: { type: 'unsubscribe', filter: 'entity:execution:123' },
+    });
+  });
+
+  it('parses ping', () => {
+    expect(parseBoth('{"type":"ping"}')).toEqual({ ok: true, message: { type: 'ping' } });
+  });
+
+  it('ignores extra fields and whitespace', () => {
+    expect(parseBoth(' { "type" : "subscribe", "filter" : "all", "id" : 3 } \n')).toEqual({
+      ok: true,
+      message: { type: 'subscribe', filter: 'all' },
+    });
+    expect(parseBoth('{"type":"ping","filter":"nonsense"}')).toEqual({ ok: true, message: { type: 'ping' } });
+  });
+
+  it('decodes multi-byte UTF-8 from an ArrayBuffer', () => {
+    expect(parseClientFrame(bytes('{"type":"subscribe","filter":"user:józef😀"}'))).toEqual({
+      ok: true,
+      message: { type: 'subscribe', filter: 'user:józef😀' },
+    });
+  });
+
+  it('reads only the bytes of the given ArrayBuffer slice', () => {
+    const whole = new TextEncoder().encode('xx{"type":"ping"}yy');
+    const slice = whole.buffer.slice(whole.byteOffset + 2, whole.byteOffset + whole.byteLength - 2);
+    expect(parseClientFrame(slice)).toEqual({ ok: true, message: { type: 'ping' } });
+  });
+});
+
+describe('parseClientFrame: invalid frames', () => {
+  it.each(['', 'not json', '{"type":"ping"', "{'type':'ping'}", '{"type":"ping"}}'])(
+    'rejects the invalid JSON %j with invalid_json',
+    (text) => {
+      const r = parseBoth(text);
+      expect(errorCode(r)).toBe(ErrorCode.InvalidJson);
+      expect(r).toMatchObject({ message: 'frame is not valid JSON' });
+    },
+  );
+
+  it.each([
+    ['a lone continuation byte', [0x7b, 0x80, 0x7d]],
+    ['a truncated 2-byte sequence', [0x22, 0xc3, 0x22]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['a UTF-16 surrogate encoded in UTF-8', [0xed, 0xa0, 0x80]],
+    ['0xFF', [0xff]],
+  ])('rejects invalid UTF-8 (%s) with invalid_json', (_what, raw) => {
+    const r = parseClientFrame(bytes(raw));
+    expect(errorCode(r)).toBe(ErrorCode.InvalidJson);
+    expect(r).toMatchObject({ message: 'frame is not valid UTF-8' });
+  });
+
+  it('rejects invalid UTF-8 inside an otherwise valid message (no silent replacement character)', () => {
+    const prefix = [...new TextEncoder().encode('{"type":"subscribe","filter":"user:')];
+    const suffix = [...new TextEncoder().encode('"}')];
+    expect(errorCode(parseClientFrame(bytes([...prefix, 0xff, ...suffix])))).toBe(ErrorCode.InvalidJson);
+  });
+
+  it.each(['[]', '[{"type":"ping"}]', '"ping"', '42', 'null', 'true'])(
+    'rejects the non-object %j with invalid_message',
+    (text) => {
+      expect(errorCode(parseBoth(text))).toBe(ErrorCode.InvalidMessage);
+    },
+  );
+
+  it.each(['{}', '{"filter":"all"}', '{"type":null}', '{"type":1}', '{"type":["ping"]}', '{"Type":"ping"}'])(
+    'rejects %j (no string type) with invalid_message',
+    (text) => {
+      const r = parseBoth(text);
+      expect(errorCode(r)).toBe(ErrorCode.InvalidMessage);
+      expect(r).toMatchObject({ message: 'message needs a string "type"' });
+    },
+  );
+
+  it.each(['{"type":"subscribed"}', '{"type":"PING"}', '{"type":""}', '{"type":"welcome"}', '{"type":"pong"}'])(
+    'rejects the unknown type in %j with unknown_type',
+    (text) => {
+      const r = parseBoth(text);
+      expect(errorCode(r)).toBe(ErrorCode.UnknownType);
+      expect(r).toMatchObject({ message: expect.stringContaining('expected subscribe, unsubscribe or ping') });
+    },
+  );
+
+  it('truncates a long unknown type in the error message', () => {
+    const type = 'x'.repeat(10_000);
+    const r = parseBoth(JSON.stringify({ type }));
+    expect(errorCode(r)).toBe(ErrorCode.UnknownType);
+    if (r.ok) return;
+    expect(r.message).toContain(`"${'x'.repeat(64)}"`);
+    expect(r.message.length).toBeLessThan(200);
+  });
+
+  it.each([
+    ['{"type":"subscribe"}', 'filter must be a string'],
+    ['{"type":"subscribe","filter":42}', 'filter must be a string'],
+    ['{"type":"subscribe","filter":""}', 'filter must not be empty'],
+    ['{"type":"subscribe","filter":"entity:execution"}', 'entity filter must be "entity:TYPE:ID"'],
+    ['{"type":"unsubscribe","filter":"user:"}', 'user filter needs an id'],
+    ['{"type":"unsubscribe","filter":"bogus"}', 'unknown filter "bogus"'],
+    ['{"type":"subscribe","filter":"user:1\\n"}', 'control characters'],
+  ])('rejects the bad filter in %s with invalid_filter and the filter message', (text, message) => {
+    const r = parseBoth(text);
+    expect(errorCode(r)).toBe(ErrorCode.InvalidFilter);
+    expect(r).toMatchObject({ message: expect.stringContaining(message) });
+  });
+});
+
+describe('server messages', () => {
+  it('welcome has type, client_id and the fixed message', () => {
+    expect(JSON.parse(welcomeMessage('abc-123'))).toEqual({
+      type: 'welcome',
+      client_id: 'abc-123',
+      message: 'Connected to notifier',
+    });
+  });
+
+  it('welcome carries extensions (epoch and others) alongside the required fields', () => {
+    const parsed = JSON.parse(welcomeMessage('c1', { epoch: 'e-42', resume: true, limits: { subscriptions: 100 } }));
+    expect(parsed).toEqual({
+      type: 'welcome',
+      client_id: 'c1',
+      message: 'Connected to notifier',
+      epoch: 'e-42',
+      resume: true,
+      limits: { subscriptions: 100 },
+    });
+    expect(Object.keys(parsed).slice(0, 3)).toEqual(['type', 'client_id', 'message']);
+  });
+
+  it('error has type, code and message', () => {
+    expect(JSON.parse(errorMessage(ErrorCode.InvalidFilter, 'bad "filter"\n'))).toEqual({
+      type: 'error',
+      code: 'invalid_filter',
+      message: 'bad "filter"\n',
+    });
+  });
+
+  it('error codes are the documented stable strings', () => {
+    expect(ErrorCode).toEqual({
+      InvalidJson: 'invalid_json',
+      InvalidMessage: 'invalid_message',
+      UnknownType: 'unknown_type',
+      InvalidFilter: 'invalid_filter',
+      TooManySubscriptions: 'too_many_subscriptions',
+      BinaryNotSupported: 'binary_not_supported',
+    });
+  });
+
+  it('pong and the subscription acknowledgements', () => {
+    expect(JSON.parse(PONG)).toEqual({ type: 'pong' });
+    expect(JSON.parse(subscribedMessage('user:1'))).toEqual({ type: 'subscribed', filter: 'user:1' });
+    expect(JSON.parse(unsubscribedMessage('all'))).toEqual({ type: 'unsubscribed', filter: 'all' });
+  });
+});
