@@ -1,0 +1,154 @@
+/**
+ * The `notifier` command as users run it: standalone mode without Redis, usage and
+ * configuration errors, unreachable services, the uWebSockets.js fallback guard.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitReady } from '../helpers/cluster.js';
+import { ProcessGroup } from '../helpers/processes.js';
+import { createTestDatabase, serviceUrls, type TestDatabase } from '../helpers/services.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const group = new ProcessGroup();
+const dbs: TestDatabase[] = [];
+
+afterAll(async () => {
+  await group.killAll();
+  for (const db of dbs) await db.drop();
+});
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'], LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+describe('notifier start (standalone, no Redis)', () => {
+  it('migrates, then delivers a plain NOTIFY and an outbox notification', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const proc = group.spawn(['start'], { DATABASE_URL: db.url, REDIS_URL: '' });
+    const port = await proc.port();
+    await proc.waitForEvent('bus:memory');
+    await waitReady(`http://127.0.0.1:${port}`);
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    await c.subscribe('entity_type:execution');
+    await db.sql(`NOTIFY execution_status_changed, '{"entity_type":"execution","entity_id":123}'`);
+    await db.sql(`SELECT notifier.publish('execution_created', '{"entity_type":"execution","entity_id":124}')`);
+    const got = await c.waitForNotifications(2);
+    expect(got.map((n) => [n['notification_type'], n['entity_id']])).toEqual([
+      ['execution_status_changed', 123],
+      ['execution_created', 124],
+    ]);
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as Record<string, unknown>;
+    expect(stats).toMatchObject({ connected_clients: 1, total_subscriptions: 1, listener_role: 'leader' });
+    c.close();
+    expect(await proc.kill('SIGTERM')).toBe(0);
+    expect(proc.logs.some((l) => l.event === 'leader:released' && l['reason'] === 'shutdown')).toBe(true);
+  });
+
+  it('closes open connections with 1012 on SIGTERM', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const proc = group.spawn(['start'], { DATABASE_URL: db.url, NOTIFIER_SHUTDOWN_GRACE_MS: '200' });
+    const port = await proc.port();
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    void proc.kill('SIGTERM');
+    expect(await c.closed()).toBe(1012);
+    expect(await proc.exited).toBe(0);
+  });
+});
+
+describe('usage and configuration errors', () => {
+  it('prints help', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Usage: notifier <command>/);
+    for (const cmd of ['start', 'listener', 'edge', 'migrate']) expect(r.stdout).toContain(cmd);
+  });
+
+  it('rejects an unknown command or flag with exit code 2', () => {
+    expect(run(['serve']).status).toBe(2);
+    expect(run(['serve']).stderr).toMatch(/unknown command "serve"/);
+    expect(run([]).status).toBe(2);
+    expect(run(['start', '--bogus']).status).toBe(2);
+  });
+
+  it('exits 2 naming the key for invalid configuration', () => {
+    const r = run(['start'], { PORT: 'eighty' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/PORT \(environment\)/);
+    const level = run(['start', '--log-level', 'loud']);
+    expect(level.status).toBe(2);
+    expect(level.stderr).toMatch(/logLevel \(command-line flag\)/);
+    const missing = run(['start', '--config', '/nonexistent/notifier.yaml']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--config \/nonexistent\/notifier.yaml: cannot read file/);
+  });
+
+  it('requires REDIS_URL for listener and edge', () => {
+    for (const role of ['listener', 'edge']) {
+      const r = run([role], { REDIS_URL: '' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`REDIS_URL is required for \`notifier ${role}\``));
+    }
+  });
+
+  it('names an unreachable PostgreSQL with the password masked, and keeps retrying', async () => {
+    const proc = group.spawn(['listener'], {
+      DATABASE_URL: 'postgresql://app:s3cret@127.0.0.1:1/app',
+      REDIS_URL: serviceUrls().redisUrl,
+    });
+    const line = await proc.waitForEvent('pg:connection:error');
+    expect(String(line.msg)).toContain('postgresql://app:***@127.0.0.1:1/app');
+    expect(String(line.msg)).toMatch(/Check DATABASE_URL/);
+    expect(JSON.stringify(proc.logs)).not.toContain('s3cret');
+    // Still alive and retrying, and reports not ready.
+    const port = await proc.port();
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+    expect(proc.child.exitCode).toBeNull();
+  });
+
+  it('names an unreachable Redis with the password masked', async () => {
+    const proc = group.spawn(['edge'], { REDIS_URL: 'redis://:hunter2@127.0.0.1:1' });
+    const line = await proc.waitForEvent('redis:connection:error');
+    expect(String(line.msg)).toContain('redis://:***@127.0.0.1:1');
+    expect(JSON.stringify(proc.logs)).not.toContain('hunter2');
+    const port = await proc.port();
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+  });
+
+  it('migrate exits 1 with the reason when PostgreSQL is unreachable', () => {
+    const r = run(['migrate'], { DATABASE_URL: 'postgresql://postgres:pw@127.0.0.1:1/postgres' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/cannot connect to PostgreSQL at postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres/);
+  });
+});
+
+describe('uWebSockets.js fallback guard', () => {
+  it('refuses to start an edge on the ws fallback', () => {
+    const r = run(['edge'], { REDIS_URL: serviceUrls().redisUrl, UWS_USE_FALLBACK: '1', PORT: '0' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/fell back to a slow ws-based shim/);
+    expect(r.stdout).toMatch(/NOTIFIER_ALLOW_UWS_FALLBACK=1/);
+  });
+
+  it('starts on the fallback when explicitly allowed, and says so', async () => {
+    const proc = group.spawn(['edge'], {
+      REDIS_URL: serviceUrls().redisUrl,
+      UWS_USE_FALLBACK: '1',
+      NOTIFIER_ALLOW_UWS_FALLBACK: '1',
+    });
+    await proc.waitForEvent('edge:uws:fallback');
+    await proc.kill('SIGTERM');
+  });
+
+  it('loads the native binary here', async () => {
+    const { loadUws } = await import('../../src/edge/uws.js');
+    expect(loadUws(false).native).toBe(true);
+  });
+});
