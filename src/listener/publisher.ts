@@ -115,6 +115,7 @@ export class Publisher {
     try {
       const offsets = await this.opts.bus.publish(items);
       this.opts.metrics.busPublished.inc(items.length);
+      this.opts.metrics.busBatchSize.observe(items.length);
       return offsets;
     } catch (err) {
       this.opts.metrics.busPublishErrors.inc();

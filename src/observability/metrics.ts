@@ -57,7 +57,13 @@ export function createMetrics() {
     }),
     busPublished: new Counter({
       name: 'notifier_bus_published_total',
-      help: 'Notifications published to the bus (duplicates skipped by the bus are not counted)',
+      help: 'Notifications handed to the bus and accepted (ids the bus had already published are included)',
+      registers: r,
+    }),
+    busBatchSize: new Histogram({
+      name: 'notifier_bus_publish_batch_size',
+      help: 'Notifications per bus round trip (one script call per batch)',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers: r,
     }),
     busPublishErrors: new Counter({

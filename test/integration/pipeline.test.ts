@@ -139,6 +139,20 @@ describe('pipeline', () => {
     expect(c.notifications.filter((m) => m['entity_type'] === 'ticket').map((m) => m['entity_id'])).toEqual([1]);
   });
 
+  it('publishes a burst in batches, not one bus round trip per notification', async () => {
+    const c = await client('entity_type:burst');
+    const batchesBefore = (await metricValue(listenerHttp, 'notifier_bus_publish_batch_size_count')) ?? 0;
+    // 500 NOTIFYs committed at once reach the listener together.
+    await cluster.db.sql(
+      `SELECT pg_notify('event_created', json_build_object('entity_type', 'burst', 'entity_id', i)::text) FROM generate_series(1, 500) i`,
+    );
+    const got = await c.waitForNotifications(500);
+    expect(got.map((n) => n['entity_id'])).toEqual([...Array(500).keys()].map((i) => i + 1));
+    const batches = ((await metricValue(listenerHttp, 'notifier_bus_publish_batch_size_count')) ?? 0) - batchesBefore;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(50);
+  });
+
   it('answers bad frames with error messages and keeps the connection open', async () => {
     const c = await client();
     const cases: [unknown, string][] = [
