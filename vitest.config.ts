@@ -7,12 +7,15 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests first: a broken pure module fails fast, before any process is spawned.
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
           // Resolves PostgreSQL and Redis once (env, else testcontainers, else a clear failure).
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 60_000,

@@ -101,7 +101,7 @@ export class RedisBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.cmd, this.sub].map((c) => c && c.quit().catch(() => c.disconnect())));
+    await Promise.all([this.cmd, this.sub].map((c) => c && closeClient(c)));
   }
 
   private connect(name: string, extra: RedisOptions = {}): Redis {
@@ -137,5 +137,21 @@ export class RedisBus implements Bus {
       if (!this.closed) logger.warn({ event: 'redis:connection:ended', connection: name }, 'Redis connection ended');
     });
     return client;
+  }
+}
+
+/** QUIT when connected (flushes pending replies), else drop at once: QUIT would wait for a connection. */
+async function closeClient(client: Redis): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => client.disconnect(), 1000);
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }

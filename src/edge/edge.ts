@@ -95,21 +95,25 @@ export class Edge {
     });
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
     this.staleTimer = setInterval(() => this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2));
-    await this.opts.bus.subscribe({
-      onNotification: (n) => this.route(n),
-      onHeartbeat: (h) => {
-        this.lastHeartbeat = h;
-        this.lastHeartbeatAt = Date.now();
-      },
-      onSubscribed: () => {
-        this.subscribed = true;
-        logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
-      },
-      onUnsubscribed: () => {
-        if (this.subscribed) logger.warn({ event: 'edge:bus:unsubscribed' }, 'bus subscription lost; not ready until it is back');
-        this.subscribed = false;
-      },
-    });
+    // Not awaited: with Redis down the edge still serves /health (and /ready says 503) while
+    // the bus keeps retrying, and a SIGTERM meanwhile stops it cleanly.
+    this.opts.bus
+      .subscribe({
+        onNotification: (n) => this.route(n),
+        onHeartbeat: (h) => {
+          this.lastHeartbeat = h;
+          this.lastHeartbeatAt = Date.now();
+        },
+        onSubscribed: () => {
+          this.subscribed = true;
+          logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
+        },
+        onUnsubscribed: () => {
+          if (this.subscribed) logger.warn({ event: 'edge:bus:unsubscribed' }, 'bus subscription lost; not ready until it is back');
+          this.subscribed = false;
+        },
+      })
+      .catch((err: Error) => logger.error({ event: 'edge:bus:subscribe:error', err: err.message }, 'cannot subscribe to the bus'));
   }
 
   /**

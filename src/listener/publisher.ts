@@ -72,12 +72,6 @@ export class Publisher {
     return this.serial(() => this.send(items));
   }
 
-  /** Resolves when everything queued so far has been published (or the publisher was stopped). */
-  async idle(): Promise<void> {
-    while (this.active && (this.queue.length > 0 || this.flushing)) await this.lane.catch(() => undefined);
-    await this.lane.catch(() => undefined);
-  }
-
   private async flush(): Promise<void> {
     this.flushing = true;
     try {

@@ -120,6 +120,15 @@ describe('usage and configuration errors', () => {
     expect(JSON.stringify(proc.logs)).not.toContain('hunter2');
     const port = await proc.port();
     expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+    expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).toEqual({ status: 'ok' });
+    // Stops cleanly on SIGTERM even though it never reached Redis.
+    expect(await proc.kill('SIGTERM')).toBe(0);
+  });
+
+  it('a listener that never reached PostgreSQL stops cleanly on SIGTERM', async () => {
+    const proc = group.spawn(['listener'], { DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' });
+    await proc.waitForEvent('pg:connection:error');
+    expect(await proc.kill('SIGTERM')).toBe(0);
   });
 
   it('migrate exits 1 with the reason when PostgreSQL is unreachable', () => {
