@@ -65,6 +65,12 @@ export interface Bus {
   subscribe(handler: BusHandler): Promise<void>;
   /** Current epoch and newest offset. */
   position(): Promise<BusPosition>;
+  /**
+   * When the leader last heartbeated, as the bus itself recorded it (epoch ms), or null when no
+   * leader has for a while. Lets an edge tell "no leader" (a cluster matter) from "my
+   * subscription is broken" (this edge's matter) when heartbeats stop reaching it.
+   */
+  leaderHeartbeatAt(): Promise<number | null>;
   close(): Promise<void>;
 }
 

@@ -20,6 +20,7 @@ export class MemoryBus implements Bus {
   private lastMs = 0;
   private seq = 0;
   private last = EMPTY_OFFSET;
+  private lastHeartbeat: number | null = null;
 
   constructor(opts: MemoryBusOptions = {}) {
     this.retention = opts.retention ?? 10_000;
@@ -52,6 +53,7 @@ export class MemoryBus implements Bus {
 
   heartbeat(leaderId: string): Promise<void> {
     const h = { epoch: this.epoch, last: this.last, leader: leaderId, at: Date.now() };
+    this.lastHeartbeat = h.at;
     for (const handler of this.handlers) handler.onHeartbeat(h);
     return Promise.resolve();
   }
@@ -64,6 +66,10 @@ export class MemoryBus implements Bus {
 
   position(): Promise<BusPosition> {
     return Promise.resolve({ epoch: this.epoch, last: this.last });
+  }
+
+  leaderHeartbeatAt(): Promise<number | null> {
+    return Promise.resolve(this.lastHeartbeat);
   }
 
   close(): Promise<void> {

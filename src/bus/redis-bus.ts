@@ -23,6 +23,9 @@ export interface RedisBusOptions {
   metrics: Metrics;
 }
 
+/** How long the heartbeat key outlives the last heartbeat; older means "no leader". */
+const HEARTBEAT_KEY_TTL_MS = 60_000;
+
 interface ScriptCommands {
   notifierPublishBatch(...args: (string | number)[]): Promise<string[]>;
   notifierHeartbeat(...args: (string | number)[]): Promise<string>;
@@ -38,7 +41,7 @@ export class RedisBus implements Bus {
     this.keys = redisKeys(opts.prefix);
     this.cmd = this.connect('command') as Redis & ScriptCommands;
     this.cmd.defineCommand('notifierPublishBatch', { numberOfKeys: 2, lua: PUBLISH_BATCH_LUA });
-    this.cmd.defineCommand('notifierHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
+    this.cmd.defineCommand('notifierHeartbeat', { numberOfKeys: 3, lua: HEARTBEAT_LUA });
   }
 
   async publish(items: readonly PublishItem[]): Promise<string[]> {
@@ -57,7 +60,21 @@ export class RedisBus implements Bus {
   }
 
   async heartbeat(leaderId: string): Promise<void> {
-    await this.cmd.notifierHeartbeat(this.keys.stream, this.keys.epoch, this.keys.channel, randomUUID(), leaderId, Date.now());
+    await this.cmd.notifierHeartbeat(
+      this.keys.stream,
+      this.keys.epoch,
+      this.keys.heartbeat,
+      this.keys.channel,
+      randomUUID(),
+      leaderId,
+      Date.now(),
+      HEARTBEAT_KEY_TTL_MS,
+    );
+  }
+
+  async leaderHeartbeatAt(): Promise<number | null> {
+    const at = await this.cmd.get(this.keys.heartbeat);
+    return at === null ? null : Number(at);
   }
 
   async position(): Promise<BusPosition> {

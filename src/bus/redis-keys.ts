@@ -7,9 +7,10 @@ export interface RedisKeys {
   epoch: string;
   seenPrefix: string;
   channel: string;
+  heartbeat: string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
   const tag = `{${prefix}}`;
-  return { stream: `${tag}:stream`, epoch: `${tag}:epoch`, seenPrefix: `${tag}:seen:`, channel: `${tag}:events` };
+  return { stream: `${tag}:stream`, epoch: `${tag}:epoch`, seenPrefix: `${tag}:seen:`, channel: `${tag}:events`, heartbeat: `${tag}:heartbeat` };
 }

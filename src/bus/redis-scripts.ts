@@ -39,10 +39,13 @@ return out
 `;
 
 export const HEARTBEAT_LUA = String.raw`
--- Announces the leader's liveness with the current epoch and newest offset.
--- KEYS[1] stream   KEYS[2] epoch key
+-- Announces the leader's liveness with the current epoch and newest offset, and records it in
+-- the heartbeat key (expiring), so an edge can check the leader without its subscription.
+-- KEYS[1] stream   KEYS[2] epoch key   KEYS[3] heartbeat key
 -- ARGV[1] channel  ARGV[2] epoch to set if none exists  ARGV[3] leader id  ARGV[4] now (ms)
+-- ARGV[5] heartbeat key expiry (ms)
 local stream, epochKey = KEYS[1], KEYS[2]
+redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
 if redis.call('EXISTS', epochKey) == 0 then
   redis.call('SET', epochKey, ARGV[2])
 end

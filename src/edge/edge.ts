@@ -43,6 +43,16 @@ interface Conn {
   windowCount: number;
 }
 
+/** What the edge knows about the leader heartbeat (see watchHeartbeat). */
+type HeartbeatHealth = 'fresh' | 'no-leader' | 'subscription-broken';
+
+/**
+ * uWS's own limit, as a multiple of maxBackpressureBytes. Our sweep closes slow consumers at
+ * maxBackpressureBytes with code 4001; uWS closes (as 1006) only a burst that outruns the
+ * sweep, at this hard cap, so memory stays bounded either way.
+ */
+const HARD_BACKPRESSURE_FACTOR = 4;
+
 export class Edge {
   readonly nodeId = randomUUID().slice(0, 8);
   private readonly uws: typeof Uws;
@@ -55,11 +65,14 @@ export class Edge {
   private clientSeq = 0;
   private subscribed = false;
   private draining = false;
+  private subscribedAt = 0;
   private lastHeartbeat: BusHeartbeat | undefined;
   private lastHeartbeatAt = 0;
+  private epoch: string | undefined;
   private lastOffset = '';
-  private staleTimer: NodeJS.Timeout | undefined;
-  private wasStale = true;
+  private health: HeartbeatHealth = 'fresh';
+  private checkingHeartbeat = false;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly opts: EdgeOptions) {
     const { uws, native } = loadUws(opts.config.allowUwsFallback);
@@ -75,9 +88,13 @@ export class Edge {
     return this.boundPort;
   }
 
-  /** Ready: subscribed to the bus, leader heartbeat fresh, not draining. */
+  /**
+   * Ready: subscribed to the bus, the subscription working, not draining. A missing leader does
+   * not make an edge unready — that would pull every edge out of the load balancer at once while
+   * nothing is wrong with them; clients connect and get notifications as soon as a leader leads.
+   */
   isReady(): boolean {
-    return !this.draining && this.subscribed && this.heartbeatAgeMs() < this.opts.config.busStaleMs;
+    return !this.draining && this.subscribed && this.health !== 'subscription-broken';
   }
 
   async start(): Promise<void> {
@@ -94,18 +111,24 @@ export class Edge {
       });
     });
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
-    this.staleTimer = setInterval(() => this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2));
+    this.timers.push(
+      setInterval(() => void this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2)),
+      setInterval(() => this.sweepSlowConsumers(), config.slowConsumerCheckMs),
+    );
     // Not awaited: with Redis down the edge still serves /health (and /ready says 503) while
     // the bus keeps retrying, and a SIGTERM meanwhile stops it cleanly.
     this.opts.bus
       .subscribe({
         onNotification: (n) => this.route(n),
-        onHeartbeat: (h) => {
-          this.lastHeartbeat = h;
-          this.lastHeartbeatAt = Date.now();
-        },
+        onHeartbeat: (h) => this.onHeartbeat(h),
         onSubscribed: () => {
           this.subscribed = true;
+          this.subscribedAt = Date.now();
+          // The epoch for `welcome` before the first heartbeat arrives.
+          this.opts.bus.position().then(
+            (p) => (this.epoch ??= p.epoch ?? undefined),
+            () => undefined,
+          );
           logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
         },
         onUnsubscribed: () => {
@@ -123,7 +146,7 @@ export class Edge {
    */
   async stop(): Promise<void> {
     this.draining = true;
-    clearInterval(this.staleTimer);
+    for (const t of this.timers) clearInterval(t);
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     const all = [...this.conns];
@@ -143,9 +166,10 @@ export class Edge {
       node: this.nodeId,
       ready: this.isReady(),
       bus_subscribed: this.subscribed,
+      leader_heartbeat: this.health,
       leader: this.lastHeartbeat?.leader ?? null,
       leader_heartbeat_age_ms: this.lastHeartbeatAt ? this.heartbeatAgeMs() : null,
-      epoch: this.lastHeartbeat?.epoch ?? null,
+      epoch: this.epoch ?? null,
       last_offset: this.lastOffset || (this.lastHeartbeat?.last ?? null),
       ...this.opts.stats?.(),
     };
@@ -155,6 +179,7 @@ export class Edge {
   private route(n: BusNotification): void {
     const { metrics } = this.opts;
     metrics.busReceived.inc();
+    if (this.lastOffset !== '' && n.prev !== this.lastOffset) this.reportGap(n.prev);
     this.lastOffset = n.offset;
     const topics = this.index.topicsFor(n.keys);
     if (topics.size === 0) return;
@@ -175,8 +200,11 @@ export class Edge {
     this.app.ws<Conn>('/ws', {
       compression: this.uws.DISABLED,
       maxPayloadLength: config.maxFrameBytes,
-      maxBackpressure: config.maxBackpressureBytes,
-      // Typed as number in 20.30's index.d.ts; read as a boolean by the native code.
+      // Native publish silently skips a socket over this limit, and frames may slip past it
+      // (uWebSockets #1338): so our sweep closes slow sockets well before, and uWS closes
+      // whatever outruns the sweep.
+      maxBackpressure: config.maxBackpressureBytes * HARD_BACKPRESSURE_FACTOR,
+      // Typed as number in 20.30's index.d.ts; the native code reads it as an integer flag.
       closeOnBackpressureLimit: 1,
       idleTimeout: config.idleTimeoutSeconds,
       sendPingsAutomatically: true,
@@ -189,7 +217,13 @@ export class Edge {
           metrics.rejectedConnections.inc({ reason: 'max_connections' });
           return replyJson(res, '503 Service Unavailable', { error: 'edge is at its connection limit; retry later' });
         }
-        const conn: Conn = { id: `${this.nodeId}-${(++this.clientSeq).toString(36)}`, filters: new Set(), topic: null, windowStart: 0, windowCount: 0 };
+        const conn: Conn = {
+          id: `${this.nodeId}-${(++this.clientSeq).toString(36)}`,
+          filters: new Set(),
+          topic: null,
+          windowStart: 0,
+          windowCount: 0,
+        };
         res.upgrade(
           conn,
           req.getHeader('sec-websocket-key'),
@@ -202,8 +236,7 @@ export class Edge {
         this.conns.add(ws);
         metrics.connects.inc({ transport: 'ws' });
         metrics.connections.inc({ transport: 'ws' });
-        const epoch = this.lastHeartbeat?.epoch;
-        ws.send(welcomeMessage(ws.getUserData().id, epoch ? { epoch } : {}), false);
+        ws.send(welcomeMessage(ws.getUserData().id, this.epoch ? { epoch: this.epoch } : {}), false);
       },
       message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
       close: (ws, code) => {
@@ -307,14 +340,78 @@ export class Edge {
     return this.lastHeartbeatAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastHeartbeatAt;
   }
 
-  private watchHeartbeat(): void {
-    const stale = this.heartbeatAgeMs() >= this.opts.config.busStaleMs;
-    if (stale === this.wasStale) return;
-    this.wasStale = stale;
-    if (stale) {
-      this.opts.logger.warn({ event: 'edge:heartbeat:stale', ageMs: this.heartbeatAgeMs() }, 'no leader heartbeat on the bus; not ready');
+  private onHeartbeat(h: BusHeartbeat): void {
+    const epochChanged = this.lastHeartbeat !== undefined && this.lastHeartbeat.epoch !== h.epoch;
+    // Heartbeats travel the same channel as notifications, after them: the newest offset they
+    // carry must be the last one this edge received, else the tail of the stream went missing.
+    if (this.lastOffset !== '' && !epochChanged && h.last !== this.lastOffset) this.reportGap(h.last);
+    this.lastOffset = h.last;
+    this.lastHeartbeat = h;
+    this.lastHeartbeatAt = Date.now();
+    this.epoch = h.epoch;
+    if (this.health !== 'fresh') this.setHealth('fresh');
+  }
+
+  private reportGap(expected: string): void {
+    this.opts.metrics.busGaps.inc();
+    this.opts.logger.warn(
+      { event: 'edge:bus:gap', after: this.lastOffset, expected },
+      'notifications missing on the bus subscription (offset gap)',
+    );
+  }
+
+  /**
+   * When heartbeats stop reaching this edge, asks the bus whether the leader still heartbeats.
+   * If it does, this edge's subscription is broken: not ready. If not, there is no leader: a
+   * cluster matter for the listeners' alerts, and this edge stays ready.
+   */
+  private async watchHeartbeat(): Promise<void> {
+    const stale = this.opts.config.busStaleMs;
+    const localAge = () => Date.now() - Math.max(this.lastHeartbeatAt, this.subscribedAt);
+    if (!this.subscribed || this.checkingHeartbeat || localAge() < stale) return;
+    this.checkingHeartbeat = true;
+    try {
+      const at = await this.opts.bus.leaderHeartbeatAt();
+      // The reply comes after any socket reads that were pending (after a busy stretch timers
+      // can run before them): only a heartbeat still missing now counts.
+      if (localAge() < stale) return;
+      this.setHealth(at !== null && Date.now() - at < stale ? 'subscription-broken' : 'no-leader');
+    } catch {
+      // Bus unreachable: the subscription reports that itself (onUnsubscribed).
+    } finally {
+      this.checkingHeartbeat = false;
+    }
+  }
+
+  private setHealth(health: HeartbeatHealth): void {
+    if (health === this.health) return;
+    this.health = health;
+    const { logger } = this.opts;
+    if (health === 'fresh') {
+      logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received');
+    } else if (health === 'no-leader') {
+      logger.warn({ event: 'edge:leader:absent' }, 'no leader heartbeat on the bus: is any listener leading? This edge stays ready.');
     } else {
-      this.opts.logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received; ready');
+      logger.error(
+        { event: 'edge:bus:subscription-broken' },
+        'the leader heartbeats but this edge does not receive it: bus subscription broken; not ready',
+      );
+    }
+  }
+
+  /**
+   * Closes connections whose outbound buffer is over the limit, with 4001 (they reconnect). The
+   * close frame queues behind the unread data; uWS times the socket out if it is never read.
+   */
+  private sweepSlowConsumers(): void {
+    const { config, metrics, logger } = this.opts;
+    for (const ws of [...this.conns]) {
+      const buffered = ws.getBufferedAmount();
+      if (buffered > config.maxBackpressureBytes) {
+        metrics.slowConsumerCloses.inc();
+        logger.debug({ event: 'edge:connection:slow', client: ws.getUserData().id, buffered }, 'closing a slow consumer');
+        ws.end(CloseCode.SlowConsumer, 'slow consumer: outbound buffer limit reached');
+      }
     }
   }
 }

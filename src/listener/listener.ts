@@ -209,9 +209,7 @@ export class Listener {
       timers.push(setInterval(publishHeartbeat, config.busHeartbeatMs));
 
       if (drainer) {
-        await drainer.drainAll().catch((err: Error) =>
-          logger.warn({ event: 'outbox:drain:error', err: err.message }, 'initial outbox drain failed; retrying on the poll interval'),
-        );
+        await drainer.drainAll().catch((err: Error) => drainer.report(err));
         timers.push(setInterval(() => void drainer.request(), config.outboxPollMs));
       }
       this.leaderReady = true;

@@ -80,7 +80,7 @@ export class OutboxDrainer {
       try {
         await this.drainAll();
       } catch (err) {
-        this.reportError(err as Error);
+        this.report(err as Error);
         return;
       }
     } while (this.again && !this.stopped);
@@ -130,7 +130,8 @@ export class OutboxDrainer {
     return c;
   }
 
-  private reportError(err: Error): void {
+  /** Logs a drain failure: a missing table once (with the fix), others rate-limited. */
+  report(err: Error): void {
     this.failures += 1;
     if ((err as { code?: string }).code === '42P01') {
       if (!this.missingTableLogged) {

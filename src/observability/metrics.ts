@@ -1,6 +1,7 @@
 /**
  * Every Prometheus metric of the notifier (DESIGN §9), prefixed `notifier_`. One registry per
- * process; roles add only the metrics they update. No per-user or per-connection labels.
+ * process, holding every metric whatever the role (a listener's edge metrics stay at zero), so
+ * dashboards can rely on the names. No per-user or per-connection labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -52,7 +53,7 @@ export function createMetrics() {
     }),
     outboxBacklog: new Gauge({
       name: 'notifier_outbox_backlog',
-      help: 'Rows waiting in notifier.outbox, as of the last drain',
+      help: 'Rows waiting in notifier.outbox (PostgreSQL\'s n_live_tup estimate, sampled on each leader heartbeat)',
       registers: r,
     }),
     busPublished: new Counter({
@@ -117,7 +118,7 @@ export function createMetrics() {
     }),
     latency: new Histogram({
       name: 'notifier_delivery_latency_seconds',
-      help: 'From PostgreSQL receipt (or outbox commit) to the edge handing the frame to its sockets',
+      help: 'From PostgreSQL receipt (plain NOTIFY) or outbox insert to the edge handing the frame to its sockets',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),

@@ -7,13 +7,9 @@ export const CloseCode = {
   Normal: 1000,
   /** The edge is shutting down or restarting: reconnect (to any edge). */
   ServiceRestart: 1012,
-  /** The edge is at its connection limit: reconnect, ideally to another edge, after a back-off. */
-  TryAgainLater: 1013,
-  /** The connection fell too far behind (outbound backpressure limit): reconnect and resume. */
+  /** The connection fell too far behind (outbound buffer over NOTIFIER_MAX_BACKPRESSURE_BYTES): reconnect. */
   SlowConsumer: 4001,
   /** Inbound message rate exceeded: reconnect after a back-off. */
   RateLimited: 4002,
-  /** Origin not allowed, or authentication failed: do not retry unchanged. */
-  Forbidden: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

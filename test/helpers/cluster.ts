@@ -81,3 +81,14 @@ export async function metricValue(http: string, name: string): Promise<number | 
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
+
+/** Waits until an edge has heard the leader's heartbeat (its /stats names the leader). */
+export async function waitLeaderSeen(http: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = (await (await fetch(`${http}/stats`)).json().catch(() => ({}))) as Record<string, unknown>;
+    if (stats['leader_heartbeat'] === 'fresh' && stats['leader'] !== null) return;
+    if (Date.now() > deadline) throw new Error(`${http} heard no leader heartbeat within ${timeoutMs} ms: ${JSON.stringify(stats)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { waitReady } from '../helpers/cluster.js';
+import { waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 import { ProcessGroup } from '../helpers/processes.js';
 import { createTestDatabase, serviceUrls, type TestDatabase } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -35,6 +35,7 @@ describe('notifier start (standalone, no Redis)', () => {
     const port = await proc.port();
     await proc.waitForEvent('bus:memory');
     await waitReady(`http://127.0.0.1:${port}`);
+    await waitLeaderSeen(`http://127.0.0.1:${port}`);
     const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     await c.subscribe('entity_type:execution');
     await db.sql(`NOTIFY execution_status_changed, '{"entity_type":"execution","entity_id":123}'`);

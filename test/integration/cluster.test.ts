@@ -3,7 +3,7 @@
  * exactly once to a client on each edge.
  */
 import { afterAll, expect, it } from 'vitest';
-import { createCluster, waitReady, type Cluster } from '../helpers/cluster.js';
+import { createCluster, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
 import { sequenceReport } from '../helpers/producer.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -20,6 +20,8 @@ it('2 listeners × 2 edges: each notification reaches a client on each edge exac
   cluster.startListener();
   const edges = [await cluster.startEdge(), await cluster.startEdge()];
   for (const e of edges) await waitReady(e.http);
+  // Plain NOTIFYs are only heard while a leader listens.
+  for (const e of edges) await waitLeaderSeen(e.http);
   for (const e of edges) {
     const c = await TestClient.connect(e.url);
     await c.subscribe('entity_type:execution');

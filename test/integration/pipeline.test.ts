@@ -3,7 +3,7 @@
  * `notifier edge` → WebSocket clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, metricValue, waitReady, type Cluster } from '../helpers/cluster.js';
+import { createCluster, metricValue, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 let cluster: Cluster;
@@ -32,6 +32,7 @@ beforeAll(async () => {
   await listener.waitForEvent('leader:listen:success');
   edge = await cluster.startEdge();
   await waitReady(edge.http);
+  await waitLeaderSeen(edge.http);
 });
 
 afterAll(async () => {

@@ -1,0 +1,200 @@
+/**
+ * The edge in-process on an in-memory bus whose delivery a test can disturb: readiness when the
+ * leader is absent or the subscription is broken, offset gaps, slow consumers.
+ */
+import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { Bus, BusHandler, PublishItem } from '../../src/bus/bus.js';
+import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { Edge } from '../../src/edge/edge.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { envelopeFromValue, frameHead } from '../../src/protocol/envelope.js';
+import { eventually } from '../helpers/services.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+/** A MemoryBus whose deliveries to the edge can be filtered, as a broken subscription would. */
+class LossyBus extends MemoryBus implements Bus {
+  dropHeartbeats = false;
+  dropNotifications = 0;
+  override subscribe(handler: BusHandler): Promise<void> {
+    return super.subscribe({
+      ...handler,
+      onNotification: (n) => {
+        if (this.dropNotifications > 0) {
+          this.dropNotifications -= 1;
+          return;
+        }
+        handler.onNotification(n);
+      },
+      onHeartbeat: (h) => {
+        if (!this.dropHeartbeats) handler.onHeartbeat(h);
+      },
+    });
+  }
+}
+
+let running: { edge: Edge; clients: TestClient[]; sockets: Socket[] }[] = [];
+afterEach(async () => {
+  for (const r of running) {
+    r.clients.forEach((c) => c.close());
+    r.sockets.forEach((s) => s.destroy());
+    await r.edge.stop();
+  }
+  running = [];
+});
+
+async function startEdge(bus: Bus, env: Record<string, string> = {}) {
+  const config = loadConfig({ env: { PORT: '0', HOST: '127.0.0.1', NOTIFIER_BUS_STALE_MS: '600', NOTIFIER_SHUTDOWN_GRACE_MS: '0', ...env } });
+  const metrics = createMetrics();
+  const edge = new Edge({ config, bus, logger: pino({ level: 'silent' }), metrics });
+  await edge.start();
+  const r = { edge, clients: [] as TestClient[], sockets: [] as Socket[], metrics, http: `http://127.0.0.1:${edge.port}` };
+  running.push(r);
+  return r;
+}
+
+const readyStatus = async (http: string) => (await fetch(`${http}/ready`)).status;
+const stats = async (http: string) => (await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>;
+const counter = async (m: Metrics, name: keyof Metrics) => ((await (m[name] as { get(): Promise<{ values: { value: number }[] }> }).get()).values[0]?.value ?? 0);
+
+function item(i: number, bytes = 0): PublishItem {
+  const { envelope, keys } = envelopeFromValue('thing_changed', { entity_type: 'thing', entity_id: i, pad: 'x'.repeat(bytes) }, new Date());
+  return { id: `id-${i}-${Math.random()}`, head: frameHead(envelope), keys, notificationType: 'thing_changed', sourceTime: Date.now() };
+}
+
+describe('edge readiness', () => {
+  it('stays ready when no leader heartbeats at all (a cluster matter, not this edge’s)', async () => {
+    const { http } = await startEdge(new MemoryBus());
+    expect(await readyStatus(http)).toBe(200);
+    await eventually(async () => (await stats(http))['leader_heartbeat'] === 'no-leader', 5000, 'no-leader state');
+    expect(await readyStatus(http)).toBe(200);
+  });
+
+  it('turns unready when the leader heartbeats but this edge’s subscription does not hear it, and recovers', async () => {
+    const bus = new LossyBus();
+    const { http } = await startEdge(bus);
+    const beat = setInterval(() => void bus.heartbeat('leader-1'), 100);
+    try {
+      await eventually(async () => (await stats(http))['leader_heartbeat'] === 'fresh' && (await stats(http))['leader'] === 'leader-1', 5000, 'fresh');
+      bus.dropHeartbeats = true;
+      await eventually(async () => (await readyStatus(http)) === 503, 5000, 'not ready');
+      expect((await stats(http))['leader_heartbeat']).toBe('subscription-broken');
+      bus.dropHeartbeats = false;
+      await eventually(async () => (await readyStatus(http)) === 200, 5000, 'ready again');
+    } finally {
+      clearInterval(beat);
+    }
+  });
+});
+
+describe('offset gaps', () => {
+  it('counts a gap in the middle of the stream and at its tail', async () => {
+    const bus = new LossyBus();
+    const { metrics } = await startEdge(bus);
+    await bus.publish([item(1)]);
+    bus.dropNotifications = 1;
+    await bus.publish([item(2), item(3)]);
+    expect(await counter(metrics, 'busGaps')).toBe(1);
+    bus.dropNotifications = 1;
+    await bus.publish([item(4)]);
+    await bus.heartbeat('leader-1');
+    expect(await counter(metrics, 'busGaps')).toBe(2);
+    await bus.publish([item(5)]);
+    await bus.heartbeat('leader-1');
+    expect(await counter(metrics, 'busGaps')).toBe(2);
+  });
+});
+
+describe('slow consumers', () => {
+  it('closes a client that stops reading with 4001, while a reading client gets everything', async () => {
+    const bus = new MemoryBus({ retention: 100 });
+    const r = await startEdge(bus, { NOTIFIER_MAX_BACKPRESSURE_BYTES: '65536', NOTIFIER_SLOW_CONSUMER_CHECK_MS: '10' });
+    const good = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(good);
+    await good.subscribe('all');
+    const slow = await rawSubscriber(r.edge.port, 'all');
+    r.sockets.push(slow.socket);
+    await eventually(async () => (await stats(r.http))['total_subscriptions'] === 2, 5000, 'both subscribed');
+    slow.socket.pause(); // stops reading: the kernel's buffers fill, then the edge's
+
+    // Paced so the buffer grows by far less than the hard cap between two sweeps.
+    let sent = 0;
+    while ((await counter(r.metrics, 'slowConsumerCloses')) === 0) {
+      if (sent >= 2000) throw new Error('slow consumer never detected');
+      await bus.publish([item(sent++, 8 * 1024)]);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    await bus.publish([item(sent++)]);
+    await good.waitForNotifications(sent, 20_000);
+    expect(good.notifications.map((n) => n['entity_id'])).toEqual([...Array(sent).keys()]);
+    expect((await stats(r.http))['connected_clients']).toBe(1);
+    // Once it reads again it finds, behind the frames it had missed reading, the close frame.
+    slow.socket.resume();
+    expect(await slow.closeCode).toBe(4001);
+  });
+});
+
+/** A WebSocket client on a raw socket, so a test can stop reading from it. */
+async function rawSubscriber(port: number, filter: string): Promise<{ socket: Socket; closeCode: Promise<number> }> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  const key = randomBytes(16).toString('base64');
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  let onUpgraded!: () => void;
+  const upgrade = new Promise<void>((resolve) => (onUpgraded = resolve));
+  const closeCode = new Promise<number>((resolve, reject) => {
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upgraded = true;
+        buf = buf.subarray(end + 4);
+        onUpgraded();
+      }
+      // Server frames are unmasked: opcode, 7/16/64-bit length, payload.
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = (buf[0] ?? 0) & 0x0f;
+        let len = (buf[1] ?? 0) & 0x7f;
+        let offset = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          offset = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          offset = 10;
+        }
+        if (buf.length < offset + len) return;
+        if (opcode === 0x8) resolve(len >= 2 ? buf.readUInt16BE(offset) : 1005);
+        buf = buf.subarray(offset + len);
+      }
+    });
+    socket.once('close', () => reject(new Error('socket closed without a close frame')));
+  });
+  closeCode.catch(() => undefined);
+  // Only after the 101: bytes sent before the upgrade completes are not read as WebSocket frames.
+  await upgrade;
+  socket.write(maskedTextFrame(JSON.stringify({ type: 'subscribe', filter })));
+  return { socket, closeCode };
+}
+
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length > 125) throw new Error('short frames only');
+  const mask = randomBytes(4);
+  const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+}
