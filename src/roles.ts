@@ -100,9 +100,9 @@ async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics
   listener.start();
   return {
     port: edge.port,
+    // Together: the lock is handed over at once while the edge spreads its closes over the grace window.
     stop: async () => {
-      await edge.stop();
-      await listener.stop();
+      await Promise.all([edge.stop(), listener.stop()]);
       await bus.close();
     },
   };

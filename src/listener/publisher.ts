@@ -40,6 +40,7 @@ export class Publisher {
   stop(): number {
     this.active = false;
     clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     const discarded = this.queue.length;
     this.queue.length = 0;
     if (discarded > 0) this.opts.metrics.plainDropped.inc(discarded);
