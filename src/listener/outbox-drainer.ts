@@ -132,6 +132,7 @@ export class OutboxDrainer {
 
   /** Logs a drain failure: a missing table once (with the fix), others rate-limited. */
   report(err: Error): void {
+    if (this.stopped) return; // a batch cut short by stepping down: its rows stay for the next leader
     this.failures += 1;
     if ((err as { code?: string }).code === '42P01') {
       if (!this.missingTableLogged) {
