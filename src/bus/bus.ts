@@ -51,6 +51,16 @@ export interface BusHandler {
   onUnsubscribed?(): void;
 }
 
+export interface HistoryPage {
+  /** Notifications after the requested offset, oldest first. */
+  items: BusNotification[];
+  /**
+   * False when the history no longer reaches back to the requested offset (trimmed, or an
+   * offset this history never had): what came right after it is unknown.
+   */
+  complete: boolean;
+}
+
 export interface BusPosition {
   epoch: string | null;
   last: string;
@@ -65,6 +75,8 @@ export interface Bus {
   subscribe(handler: BusHandler): Promise<void>;
   /** Current epoch and newest offset. */
   position(): Promise<BusPosition>;
+  /** Up to `count` notifications from the history that came after offset `after`. */
+  readAfter(after: string, count: number): Promise<HistoryPage>;
   /**
    * When the leader last heartbeated, as the bus itself recorded it (epoch ms), or null when no
    * leader has for a while. Lets an edge tell "no leader" (a cluster matter) from "my

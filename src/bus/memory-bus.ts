@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { frameWithOffset } from '../protocol/envelope.js';
-import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type PublishItem } from './bus.js';
+import { compareOffsets } from '../protocol/offsets.js';
+import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 
 export interface MemoryBusOptions {
   /** Notifications kept for history (and dedupe). */
@@ -66,6 +67,19 @@ export class MemoryBus implements Bus {
 
   position(): Promise<BusPosition> {
     return Promise.resolve({ epoch: this.epoch, last: this.last });
+  }
+
+  readAfter(after: string, count: number): Promise<HistoryPage> {
+    // History is in offset order: binary search for the first entry after `after`.
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareOffsets(this.history[mid]!.offset, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const items = this.history.slice(lo, lo + count);
+    return Promise.resolve({ items, complete: items.length === 0 || items[0]?.prev === after });
   }
 
   leaderHeartbeatAt(): Promise<number | null> {

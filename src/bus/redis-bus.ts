@@ -8,10 +8,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { maskUrl } from '../config/load-config.js';
-import { EMPTY_OFFSET, type Bus, type BusHandler, type BusPosition, type PublishItem } from './bus.js';
+import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 import { HEARTBEAT_LUA, PUBLISH_BATCH_LUA } from './redis-scripts.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
-import { decodeWire, metaFragment } from './wire.js';
+import { decodeStreamEntry, decodeWire, metaFragment } from './wire.js';
 
 export interface RedisBusOptions {
   url: string;
@@ -83,6 +83,20 @@ export class RedisBus implements Bus {
       this.cmd.xrevrange(this.keys.stream, '+', '-', 'COUNT', 1),
     ]);
     return { epoch, last: newest[0]?.[0] ?? EMPTY_OFFSET };
+  }
+
+  async readAfter(after: string, count: number): Promise<HistoryPage> {
+    const entries = await this.cmd.xrange(this.keys.stream, `(${after}`, '+', 'COUNT', count);
+    const items: BusNotification[] = [];
+    for (const [id, fields] of entries) {
+      const n = decodeStreamEntry(id, fields);
+      if (n === null) {
+        this.opts.logger.warn({ event: 'bus:history:malformed', offset: id }, 'skipped a malformed stream entry');
+        continue;
+      }
+      items.push(n);
+    }
+    return { items, complete: items.length === 0 || items[0]?.prev === after };
   }
 
   subscribe(handler: BusHandler): Promise<void> {

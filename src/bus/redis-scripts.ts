@@ -10,6 +10,8 @@ export const PUBLISH_BATCH_LUA = String.raw`
 -- ARGV[3] dedupe TTL (s)    ARGV[4] dedupe key prefix (same hash slot as the stream)
 -- ARGV[5] epoch to set if none exists (history lost or first start)
 -- ARGV[6..] groups of 3: id, frame head (envelope JSON without closing brace), meta fragment
+-- Stream entries: m = meta fragment, f = frame head, p = the previous entry's offset (so a reader
+-- can tell whether trimming removed anything right after the offset it starts from).
 -- Returns: one offset per item (the existing one for a duplicate).
 local stream, epochKey = KEYS[1], KEYS[2]
 local channel, maxlen, ttl, seenPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -27,7 +29,7 @@ for i = 6, #ARGV, 3 do
   if existing then
     out[#out + 1] = existing
   else
-    local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head)
+    local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head, 'p', prev)
     redis.call('SET', seenKey, offset, 'EX', ttl)
     redis.call('PUBLISH', channel,
       'n{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}')

@@ -18,6 +18,28 @@ export function metaFragment(keys: readonly string[], notificationType: string, 
   return `"k":${JSON.stringify(keys)},"t":${JSON.stringify(notificationType)},"s":${Math.trunc(sourceTime)}`;
 }
 
+/** Decodes one history entry (XRANGE: id plus flat field list m, f, p); null if malformed. */
+export function decodeStreamEntry(id: string, fields: string[]): BusNotification | null {
+  let meta: string | undefined;
+  let head: string | undefined;
+  let prev: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const v = fields[i + 1];
+    if (fields[i] === 'm') meta = v;
+    else if (fields[i] === 'f') head = v;
+    else if (fields[i] === 'p') prev = v;
+  }
+  if (meta === undefined || head === undefined || prev === undefined) return null;
+  let h: unknown;
+  try {
+    h = JSON.parse(`{${meta}}`);
+  } catch {
+    return null;
+  }
+  if (!isMeta(h)) return null;
+  return { offset: id, prev, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: `${head},"offset":"${id}"}` };
+}
+
 /** Decodes one pub/sub message; null for anything malformed (counted and logged by the caller). */
 export function decodeWire(message: Buffer): WireMessage | null {
   try {
@@ -45,16 +67,15 @@ export function decodeWire(message: Buffer): WireMessage | null {
 // Shape checks: a header with a missing or mistyped field must not reach the edge (for example,
 // topicsFor(undefined) would throw inside the subscriber's event handler and end the process).
 function isNotificationHeader(v: unknown): v is { o: string; p: string; k: string[]; t: string; s: number } {
+  if (!isMeta(v)) return false;
+  const h = v as unknown as Record<string, unknown>;
+  return typeof h['o'] === 'string' && typeof h['p'] === 'string';
+}
+
+function isMeta(v: unknown): v is { k: string[]; t: string; s: number } {
   if (typeof v !== 'object' || v === null) return false;
   const h = v as Record<string, unknown>;
-  return (
-    typeof h['o'] === 'string' &&
-    typeof h['p'] === 'string' &&
-    Array.isArray(h['k']) &&
-    h['k'].every((k) => typeof k === 'string') &&
-    typeof h['t'] === 'string' &&
-    typeof h['s'] === 'number'
-  );
+  return Array.isArray(h['k']) && h['k'].every((k) => typeof k === 'string') && typeof h['t'] === 'string' && typeof h['s'] === 'number';
 }
 
 function isHeartbeatBody(v: unknown): v is { e: string; l: string; leader: string; at: number } {

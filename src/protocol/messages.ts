@@ -6,11 +6,16 @@
  * `unsubscribed` acknowledgements. Existing clients ignore messages they do not know.
  */
 import { parseFilter } from './filters.js';
+import { isOffset } from './offsets.js';
 
 export type ClientMessage =
   | { type: 'subscribe'; filter: string }
   | { type: 'unsubscribe'; filter: string }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'resume'; epoch: string; offset: string; filters: string[] };
+
+/** A resume may name at most this many filters (the per-connection limit applies too). */
+export const MAX_RESUME_FILTERS = 1000;
 
 /** Stable error codes sent in `{"type":"error","code":…}`; the connection stays open after each. */
 export const ErrorCode = {
@@ -18,6 +23,7 @@ export const ErrorCode = {
   InvalidMessage: 'invalid_message',
   UnknownType: 'unknown_type',
   InvalidFilter: 'invalid_filter',
+  InvalidResume: 'invalid_resume',
   TooManySubscriptions: 'too_many_subscriptions',
   BinaryNotSupported: 'binary_not_supported',
 } as const;
@@ -57,23 +63,60 @@ export function parseClientFrame(data: ArrayBuffer | string): ParseResult {
       if (!parsed.ok) return { ok: false, code: ErrorCode.InvalidFilter, message: parsed.message };
       return { ok: true, message: { type, filter: parsed.filter } };
     }
+    case 'resume':
+      return parseResume(msg);
     default:
       return {
         ok: false,
         code: ErrorCode.UnknownType,
-        message: `unknown message type "${type.slice(0, 64)}": expected subscribe, unsubscribe or ping`,
+        message: `unknown message type "${type.slice(0, 64)}": expected subscribe, unsubscribe, resume or ping`,
       };
   }
+}
+
+/** {"type":"resume","epoch":"…","offset":"…","filters":["…"]}: the filters replace the connection's. */
+function parseResume(msg: Record<string, unknown>): ParseResult {
+  const { epoch, offset, filters } = msg;
+  if (typeof epoch !== 'string' || epoch === '' || epoch.length > 128) {
+    return { ok: false, code: ErrorCode.InvalidResume, message: 'resume needs the "epoch" string from welcome or reset' };
+  }
+  if (!isOffset(offset)) {
+    return { ok: false, code: ErrorCode.InvalidResume, message: 'resume needs "offset": the last offset received (or the one in welcome)' };
+  }
+  if (!Array.isArray(filters) || filters.length > MAX_RESUME_FILTERS) {
+    return { ok: false, code: ErrorCode.InvalidResume, message: `resume needs "filters": an array of at most ${MAX_RESUME_FILTERS} filters` };
+  }
+  const valid: string[] = [];
+  for (const f of filters) {
+    const parsed = parseFilter(f);
+    if (!parsed.ok) return { ok: false, code: ErrorCode.InvalidFilter, message: `resume: ${parsed.message}` };
+    valid.push(parsed.filter);
+  }
+  return { ok: true, message: { type: 'resume', epoch, offset, filters: [...new Set(valid)] } };
 }
 
 export interface WelcomeExtensions {
   /** Bus epoch: changes whenever the bus lost its history (resume, see README). */
   epoch?: string;
-  [key: string]: unknown;
+  /** The newest offset at connect time: where a resume starts if no notification arrives. */
+  offset?: string;
 }
 
 export function welcomeMessage(clientId: string, ext: WelcomeExtensions = {}): string {
   return JSON.stringify({ type: 'welcome', client_id: clientId, message: 'Connected to notifier', ...ext });
+}
+
+/** The end of a replay: every missed notification up to `offset` was sent; live ones follow. */
+export function resumedMessage(epoch: string, offset: string, replayed: number): string {
+  return JSON.stringify({ type: 'resumed', epoch, offset, replayed });
+}
+
+/**
+ * The history the client asked to resume from is gone (another epoch, or trimmed): it must
+ * reload its state from the application. Live notifications follow from `offset` on.
+ */
+export function resetMessage(reason: 'epoch' | 'expired', epoch: string, offset: string): string {
+  return JSON.stringify({ type: 'reset', reason, epoch, offset });
 }
 
 export const PONG = JSON.stringify({ type: 'pong' });

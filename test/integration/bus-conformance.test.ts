@@ -16,19 +16,19 @@ const logger = pino({ level: 'silent' });
 
 interface Impl {
   name: string;
-  create(): { bus: Bus; prefix?: string };
+  create(opts?: { retention?: number }): { bus: Bus; prefix?: string };
 }
 
 const impls: Impl[] = [
-  { name: 'memory', create: () => ({ bus: new MemoryBus() }) },
+  { name: 'memory', create: (opts) => ({ bus: new MemoryBus({ retention: opts?.retention }) }) },
   {
     name: 'redis',
-    create: () => {
+    create: (opts) => {
       const prefix = uniqueName('bus');
       const bus = new RedisBus({
         url: serviceUrls().redisUrl,
         prefix,
-        streamRetention: 10_000,
+        streamRetention: opts?.retention ?? 10_000,
         dedupeTtlSeconds: 600,
         commandTimeoutMs: 2000,
         logger,
@@ -71,8 +71,8 @@ function collector() {
 }
 
 describe.each(impls)('Bus contract: $name', (impl) => {
-  function make() {
-    const made = impl.create();
+  function make(opts?: { retention?: number }) {
+    const made = impl.create(opts);
     open.push(made.bus);
     return made;
   }
@@ -119,6 +119,40 @@ describe.each(impls)('Bus contract: $name', (impl) => {
     await bus.publish([item('sentinel', 4)]);
     await c.until(4);
     expect(c.got.map((n) => JSON.parse(n.frame.toString()).payload)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reads the history after an offset, in pages, with the frames live subscribers got', async () => {
+    const { bus } = make();
+    const c = collector();
+    await bus.subscribe(c.handler);
+    const offsets = await bus.publish(Array.from({ length: 7 }, (_, i) => item(`r${i}`, { entity_type: 'thing', entity_id: i })));
+    await c.until(7);
+    const all = await bus.readAfter('0-0', 100);
+    expect(all.complete).toBe(true);
+    expect(all.items.map((n) => n.offset)).toEqual(offsets);
+    expect(all.items.map((n) => n.frame.toString())).toEqual(c.got.map((n) => n.frame.toString()));
+    expect(all.items.map((n) => n.keys)).toEqual(c.got.map((n) => n.keys));
+    expect(all.items.map((n) => n.prev)).toEqual(c.got.map((n) => n.prev));
+    const page = await bus.readAfter(offsets[2]!, 3);
+    expect(page).toMatchObject({ complete: true });
+    expect(page.items.map((n) => n.offset)).toEqual(offsets.slice(3, 6));
+    expect(await bus.readAfter(offsets[6]!, 10)).toEqual({ items: [], complete: true });
+  });
+
+  it('says the history is incomplete once trimmed past the offset, or for an offset it never had', async () => {
+    const { bus } = make({ retention: 10 });
+    const offsets: string[] = [];
+    for (let i = 0; i < 30; i++) offsets.push(...(await bus.publish(Array.from({ length: 10 }, (_, j) => item(`t${i}-${j}`, j)))));
+    const fromStart = await bus.readAfter('0-0', 10);
+    expect(fromStart.complete).toBe(false);
+    const recent = await bus.readAfter(offsets[295]!, 10);
+    expect(recent).toMatchObject({ complete: true });
+    expect(recent.items).toHaveLength(4);
+    // An offset that sorts inside the retained history but was never published.
+    const [ms] = offsets[299]!.split('-');
+    const never = `${Number(ms) - 1}-999999`;
+    expect(offsets).not.toContain(never);
+    expect((await bus.readAfter(never, 10)).complete).toBe(false);
   });
 
   it('heartbeats carry the epoch and the newest offset; position() agrees', async () => {

@@ -9,6 +9,7 @@ import {
   welcomeMessage,
   type ParseResult,
 } from '../../src/protocol/messages.js';
+import { resetMessage, resumedMessage } from '../../src/protocol/messages.js';
 
 /** An ArrayBuffer holding exactly these bytes, as uWebSockets.js hands messages over. */
 function bytes(input: string | number[]): ArrayBuffer {
@@ -122,7 +123,7 @@ describe('parseClientFrame: invalid frames', () => {
     (text) => {
       const r = parseBoth(text);
       expect(errorCode(r)).toBe(ErrorCode.UnknownType);
-      expect(r).toMatchObject({ message: expect.stringContaining('expected subscribe, unsubscribe or ping') });
+      expect(r).toMatchObject({ message: expect.stringContaining('expected subscribe, unsubscribe, resume or ping') });
     },
   );
 
@@ -159,17 +160,10 @@ describe('server messages', () => {
     });
   });
 
-  it('welcome carries extensions (epoch and others) alongside the required fields', () => {
-    const parsed = JSON.parse(welcomeMessage('c1', { epoch: 'e-42', resume: true, limits: { subscriptions: 100 } }));
-    expect(parsed).toEqual({
-      type: 'welcome',
-      client_id: 'c1',
-      message: 'Connected to notifier',
-      epoch: 'e-42',
-      resume: true,
-      limits: { subscriptions: 100 },
-    });
-    expect(Object.keys(parsed).slice(0, 3)).toEqual(['type', 'client_id', 'message']);
+  it('welcome carries the extensions epoch and offset after the required fields', () => {
+    const text = welcomeMessage('c1', { epoch: 'e-42', offset: '5-0' });
+    expect(JSON.parse(text)).toEqual({ type: 'welcome', client_id: 'c1', message: 'Connected to notifier', epoch: 'e-42', offset: '5-0' });
+    expect(Object.keys(JSON.parse(text)).slice(0, 3)).toEqual(['type', 'client_id', 'message']);
   });
 
   it('error has type, code and message', () => {
@@ -186,6 +180,7 @@ describe('server messages', () => {
       InvalidMessage: 'invalid_message',
       UnknownType: 'unknown_type',
       InvalidFilter: 'invalid_filter',
+      InvalidResume: 'invalid_resume',
       TooManySubscriptions: 'too_many_subscriptions',
       BinaryNotSupported: 'binary_not_supported',
     });
@@ -195,5 +190,33 @@ describe('server messages', () => {
     expect(JSON.parse(PONG)).toEqual({ type: 'pong' });
     expect(JSON.parse(subscribedMessage('user:1'))).toEqual({ type: 'subscribed', filter: 'user:1' });
     expect(JSON.parse(unsubscribedMessage('all'))).toEqual({ type: 'unsubscribed', filter: 'all' });
+  });
+});
+
+describe('resume', () => {
+  const ok = { type: 'resume', epoch: 'e1', offset: '17-3', filters: ['all', 'user:1', 'all'] };
+
+  it('parses epoch, offset and filters (deduplicated)', () => {
+    expect(parseClientFrame(JSON.stringify(ok))).toEqual({
+      ok: true,
+      message: { type: 'resume', epoch: 'e1', offset: '17-3', filters: ['all', 'user:1'] },
+    });
+  });
+
+  it.each([
+    [{ ...ok, epoch: undefined }, 'invalid_resume'],
+    [{ ...ok, epoch: '' }, 'invalid_resume'],
+    [{ ...ok, offset: 'yesterday' }, 'invalid_resume'],
+    [{ ...ok, offset: 17 }, 'invalid_resume'],
+    [{ ...ok, filters: 'all' }, 'invalid_resume'],
+    [{ ...ok, filters: Array(1001).fill('all') }, 'invalid_resume'],
+    [{ ...ok, filters: ['all', 'bogus:1'] }, 'invalid_filter'],
+  ])('rejects %j with %s', (msg, code) => {
+    expect(parseClientFrame(JSON.stringify(msg))).toMatchObject({ ok: false, code });
+  });
+
+  it('builds resumed and reset messages', () => {
+    expect(JSON.parse(resumedMessage('e', '9-1', 3))).toEqual({ type: 'resumed', epoch: 'e', offset: '9-1', replayed: 3 });
+    expect(JSON.parse(resetMessage('expired', 'e', '9-1'))).toEqual({ type: 'reset', reason: 'expired', epoch: 'e', offset: '9-1' });
   });
 });
