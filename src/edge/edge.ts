@@ -17,10 +17,13 @@ import {
   PONG,
   errorMessage,
   parseClientFrame,
+  resetMessage,
+  resumedMessage,
   subscribedMessage,
   unsubscribedMessage,
   welcomeMessage,
 } from '../protocol/messages.js';
+import { replay } from './replay.js';
 import { sleep } from '../util/backoff.js';
 import { FilterIndex } from './filter-index.js';
 import { replyAsync, replyJson } from './http-reply.js';
@@ -41,7 +44,14 @@ interface Conn {
   topic: string | null;
   windowStart: number;
   windowCount: number;
+  /** True while missed notifications are replayed; the connection joins its topic after. */
+  replaying: boolean;
+  /** Wakes a replay waiting for the send buffer to drain. */
+  onDrain: (() => void) | undefined;
 }
+
+/** Notifications read from the history per bus round trip during a replay. */
+const REPLAY_CHUNK = 200;
 
 /** What the edge knows about the leader heartbeat (see watchHeartbeat). */
 type HeartbeatHealth = 'fresh' | 'no-leader' | 'subscription-broken';
@@ -124,9 +134,12 @@ export class Edge {
         onSubscribed: () => {
           this.subscribed = true;
           this.subscribedAt = Date.now();
-          // The epoch for `welcome` before the first heartbeat arrives.
+          // The epoch and position for `welcome` and resume before the first heartbeat arrives.
           this.opts.bus.position().then(
-            (p) => (this.epoch ??= p.epoch ?? undefined),
+            (p) => {
+              this.epoch ??= p.epoch ?? undefined;
+              if (this.lastOffset === '') this.lastOffset = p.last;
+            },
             () => undefined,
           );
           logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
@@ -223,6 +236,8 @@ export class Edge {
           topic: null,
           windowStart: 0,
           windowCount: 0,
+          replaying: false,
+          onDrain: undefined,
         };
         res.upgrade(
           conn,
@@ -236,12 +251,14 @@ export class Edge {
         this.conns.add(ws);
         metrics.connects.inc({ transport: 'ws' });
         metrics.connections.inc({ transport: 'ws' });
-        ws.send(welcomeMessage(ws.getUserData().id, this.epoch ? { epoch: this.epoch } : {}), false);
+        ws.send(welcomeMessage(ws.getUserData().id, { epoch: this.epoch, offset: this.lastOffset || undefined }), false);
       },
       message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
+      drain: (ws) => this.wakeReplay(ws.getUserData()),
       close: (ws, code) => {
         const conn = ws.getUserData();
         this.conns.delete(ws);
+        this.wakeReplay(conn);
         if (conn.topic !== null) this.index.release(conn.topic);
         for (const f of conn.filters) metrics.subscriptions.dec({ kind: filterKind(f) });
         this.subscriptionCount -= conn.filters.size;
@@ -314,11 +331,80 @@ export class Edge {
         }
         ws.send(unsubscribedMessage(msg.filter), false);
         return;
+      case 'resume':
+        if (conn.filters.size > 0 || conn.replaying) {
+          return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe');
+        }
+        if (msg.filters.length > config.maxSubscriptions) {
+          return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
+        }
+        for (const f of msg.filters) {
+          conn.filters.add(f);
+          metrics.subscriptions.inc({ kind: filterKind(f) });
+        }
+        this.subscriptionCount += conn.filters.size;
+        this.resume(ws, conn, msg.epoch, msg.offset);
+        return;
     }
   }
 
-  /** Re-homes a connection to the topic of its (changed) filter set. */
+  /**
+   * Replays what the connection missed since `offset`, then puts it live; or, when that history
+   * is gone (another epoch, or trimmed), sends `reset` and puts it live from now.
+   */
+  private resume(ws: Uws.WebSocket<Conn>, conn: Conn, epoch: string, offset: string): void {
+    const { config, metrics, logger } = this.opts;
+    if (this.epoch === undefined || epoch !== this.epoch) {
+      this.reset(ws, conn, 'epoch');
+      return;
+    }
+    conn.replaying = true;
+    replay(
+      { readAfter: (after, count) => this.opts.bus.readAfter(after, count), liveOffset: () => this.lastOffset },
+      {
+        isOpen: () => this.conns.has(ws),
+        filters: conn.filters,
+        send: (frame) => ws.send(frame, false),
+        bufferedAmount: () => ws.getBufferedAmount(),
+        drained: () => new Promise<void>((resolve) => (conn.onDrain = resolve)),
+        goLive: (at, replayed) => {
+          conn.replaying = false;
+          ws.send(resumedMessage(this.epoch ?? epoch, at, replayed), false);
+          this.moveTopic(ws, conn);
+          metrics.resumes.inc({ outcome: 'recovered' });
+          metrics.replayed.inc(replayed);
+        },
+      },
+      offset,
+      { chunk: REPLAY_CHUNK, maxBuffered: Math.floor(config.maxBackpressureBytes / 2) },
+    ).then(
+      (result) => {
+        if (result.status === 'expired' && this.conns.has(ws)) this.reset(ws, conn, 'expired');
+      },
+      (err: Error) => {
+        logger.warn({ event: 'edge:resume:error', err: err.message }, 'replay failed; resetting the client');
+        if (this.conns.has(ws)) this.reset(ws, conn, 'expired');
+      },
+    );
+  }
+
+  /** Tells the client its history is gone and puts it live from the edge's current offset. */
+  private reset(ws: Uws.WebSocket<Conn>, conn: Conn, reason: 'epoch' | 'expired'): void {
+    conn.replaying = false;
+    ws.send(resetMessage(reason, this.epoch ?? '', this.lastOffset || '0-0'), false);
+    this.moveTopic(ws, conn);
+    this.opts.metrics.resumes.inc({ outcome: 'reset' });
+  }
+
+  private wakeReplay(conn: Conn): void {
+    const wake = conn.onDrain;
+    conn.onDrain = undefined;
+    wake?.();
+  }
+
+  /** Re-homes a connection to the topic of its (changed) filter set; a replay does it when done. */
   private moveTopic(ws: Uws.WebSocket<Conn>, conn: Conn): void {
+    if (conn.replaying) return;
     if (conn.topic !== null) {
       ws.unsubscribe(conn.topic);
       this.index.release(conn.topic);

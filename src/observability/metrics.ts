@@ -127,6 +127,17 @@ export function createMetrics() {
       help: 'Connections closed for exceeding the outbound backpressure limit',
       registers: r,
     }),
+    resumes: new Counter({
+      name: 'notifier_resumes_total',
+      help: 'Resume requests, by outcome: recovered (missed notifications replayed) or reset (history gone)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    replayed: new Counter({
+      name: 'notifier_replayed_total',
+      help: 'Notifications sent to resuming connections from the history',
+      registers: r,
+    }),
     busHeartbeatAge: new Gauge({
       name: 'notifier_bus_heartbeat_age_seconds',
       help: 'Seconds since this edge last heard the leader heartbeat on the bus',

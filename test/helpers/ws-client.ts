@@ -61,6 +61,18 @@ export class TestClient {
     await this.next((m) => m['type'] === 'subscribed' && m['filter'] === filter);
   }
 
+  /** Sends resume and waits for its outcome: `resumed` or `reset`. */
+  async resume(epoch: string, offset: string, filters: string[], timeoutMs = 15_000): Promise<Message> {
+    this.send({ type: 'resume', epoch, offset, filters });
+    return this.next((m) => m['type'] === 'resumed' || m['type'] === 'reset' || m['type'] === 'error', timeoutMs);
+  }
+
+  /** The offset of the last notification received, or the one in welcome. */
+  get lastOffset(): string {
+    const last = this.notifications.at(-1);
+    return String(last?.['offset'] ?? this.welcome['offset']);
+  }
+
   async unsubscribe(filter: string): Promise<void> {
     this.send({ type: 'unsubscribe', filter });
     await this.next((m) => m['type'] === 'unsubscribed' && m['filter'] === filter);
