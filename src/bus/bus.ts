@@ -73,6 +73,8 @@ export interface Bus {
   heartbeat(leaderId: string): Promise<void>;
   /** Edge side: registers the handler and subscribes; resolves once subscribed. */
   subscribe(handler: BusHandler): Promise<void>;
+  /** Edge side: drops and re-establishes the subscription (handler.onSubscribed runs again). */
+  resubscribe(): void;
   /** Current epoch and newest offset. */
   position(): Promise<BusPosition>;
   /** Up to `count` notifications from the history that came after offset `after`. */

@@ -65,6 +65,11 @@ export class MemoryBus implements Bus {
     return Promise.resolve();
   }
 
+  /** In-process delivery cannot break; re-announces the subscription. */
+  resubscribe(): void {
+    for (const h of this.handlers) h.onSubscribed?.();
+  }
+
   position(): Promise<BusPosition> {
     return Promise.resolve({ epoch: this.epoch, last: this.last });
   }

@@ -130,6 +130,11 @@ export class RedisBus implements Bus {
     });
   }
 
+  resubscribe(): void {
+    // Reconnects; the 'ready' handler subscribes again and reports onSubscribed.
+    this.sub?.disconnect(true);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([this.cmd, this.sub].map((c) => c && closeClient(c)));
@@ -138,7 +143,7 @@ export class RedisBus implements Bus {
   private connect(name: string, extra: RedisOptions = {}): Redis {
     const { url, logger, metrics } = this.opts;
     const client = new Redis(url, {
-      connectionName: `notifier-${name}`,
+      connectionName: `notifier-${this.opts.prefix}-${name}`,
       commandTimeout: name === 'subscriber' ? undefined : this.opts.commandTimeoutMs,
       maxRetriesPerRequest: null,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3000) + Math.floor(Math.random() * 250),

@@ -6,7 +6,7 @@
  * JavaScript loop per recipient.
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, BusHeartbeat, BusNotification } from '../bus/bus.js';
+import type { Bus, BusNotification } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -23,9 +23,10 @@ import {
   unsubscribedMessage,
   welcomeMessage,
 } from '../protocol/messages.js';
-import { replay } from './replay.js';
 import { sleep } from '../util/backoff.js';
+import { BusFeed } from './bus-feed.js';
 import { FilterIndex } from './filter-index.js';
+import { replay } from './replay.js';
 import { replyAsync, replyJson } from './http-reply.js';
 import { loadUws, type Uws } from './uws.js';
 
@@ -53,9 +54,6 @@ interface Conn {
 /** Notifications read from the history per bus round trip during a replay. */
 const REPLAY_CHUNK = 200;
 
-/** What the edge knows about the leader heartbeat (see watchHeartbeat). */
-type HeartbeatHealth = 'fresh' | 'no-leader' | 'subscription-broken';
-
 /**
  * uWS's own limit, as a multiple of maxBackpressureBytes. Our sweep closes slow consumers at
  * maxBackpressureBytes with code 4001; uWS closes (as 1006) only a burst that outruns the
@@ -73,16 +71,9 @@ export class Edge {
   private boundPort = 0;
   private subscriptionCount = 0;
   private clientSeq = 0;
-  private subscribed = false;
   private draining = false;
-  private subscribedAt = 0;
-  private lastHeartbeat: BusHeartbeat | undefined;
-  private lastHeartbeatAt = 0;
-  private epoch: string | undefined;
-  private lastOffset = '';
-  private health: HeartbeatHealth = 'fresh';
-  private checkingHeartbeat = false;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly feed: BusFeed;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EdgeOptions) {
     const { uws, native } = loadUws(opts.config.allowUwsFallback);
@@ -91,6 +82,14 @@ export class Edge {
       opts.logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
     }
     this.app = uws.App();
+    this.feed = new BusFeed({
+      bus: opts.bus,
+      config: opts.config,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      deliver: (n) => this.route(n),
+      resync: () => this.resync(),
+    });
     this.routes();
   }
 
@@ -99,12 +98,12 @@ export class Edge {
   }
 
   /**
-   * Ready: subscribed to the bus, the subscription working, not draining. A missing leader does
-   * not make an edge unready — that would pull every edge out of the load balancer at once while
-   * nothing is wrong with them; clients connect and get notifications as soon as a leader leads.
+   * Ready: subscribed to the bus, the subscription working and caught up, not draining. A
+   * missing leader does not make an edge unready — that would pull every edge out of the load
+   * balancer at once while nothing is wrong with them.
    */
   isReady(): boolean {
-    return !this.draining && this.subscribed && this.health !== 'subscription-broken';
+    return !this.draining && this.feed.isHealthy();
   }
 
   async start(): Promise<void> {
@@ -121,35 +120,10 @@ export class Edge {
       });
     });
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
-    this.timers.push(
-      setInterval(() => void this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2)),
-      setInterval(() => this.sweepSlowConsumers(), config.slowConsumerCheckMs),
-    );
+    this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), config.slowConsumerCheckMs);
     // Not awaited: with Redis down the edge still serves /health (and /ready says 503) while
     // the bus keeps retrying, and a SIGTERM meanwhile stops it cleanly.
-    this.opts.bus
-      .subscribe({
-        onNotification: (n) => this.route(n),
-        onHeartbeat: (h) => this.onHeartbeat(h),
-        onSubscribed: () => {
-          this.subscribed = true;
-          this.subscribedAt = Date.now();
-          // The epoch and position for `welcome` and resume before the first heartbeat arrives.
-          this.opts.bus.position().then(
-            (p) => {
-              this.epoch ??= p.epoch ?? undefined;
-              if (this.lastOffset === '') this.lastOffset = p.last;
-            },
-            () => undefined,
-          );
-          logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
-        },
-        onUnsubscribed: () => {
-          if (this.subscribed) logger.warn({ event: 'edge:bus:unsubscribed' }, 'bus subscription lost; not ready until it is back');
-          this.subscribed = false;
-        },
-      })
-      .catch((err: Error) => logger.error({ event: 'edge:bus:subscribe:error', err: err.message }, 'cannot subscribe to the bus'));
+    this.feed.start();
   }
 
   /**
@@ -159,7 +133,8 @@ export class Edge {
    */
   async stop(): Promise<void> {
     this.draining = true;
-    for (const t of this.timers) clearInterval(t);
+    clearInterval(this.sweepTimer);
+    this.feed.stop();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     const all = [...this.conns];
@@ -178,22 +153,20 @@ export class Edge {
       filter_sets: this.index.size,
       node: this.nodeId,
       ready: this.isReady(),
-      bus_subscribed: this.subscribed,
-      leader_heartbeat: this.health,
-      leader: this.lastHeartbeat?.leader ?? null,
-      leader_heartbeat_age_ms: this.lastHeartbeatAt ? this.heartbeatAgeMs() : null,
-      epoch: this.epoch ?? null,
-      last_offset: this.lastOffset || (this.lastHeartbeat?.last ?? null),
+      bus_subscribed: this.feed.isSubscribed,
+      backfilling: this.feed.isBackfilling,
+      leader_heartbeat: this.feed.health,
+      leader: this.feed.lastHeartbeat?.leader ?? null,
+      leader_heartbeat_age_ms: this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() : null,
+      epoch: this.feed.epoch ?? null,
+      last_offset: this.feed.lastOffset || null,
       ...this.opts.stats?.(),
     };
   }
 
-  /** Hot path: one notification from the bus to every matching connection. */
+  /** Hot path: one notification (in order, exactly once, see BusFeed) to every matching connection. */
   private route(n: BusNotification): void {
     const { metrics } = this.opts;
-    metrics.busReceived.inc();
-    if (this.lastOffset !== '' && n.prev !== this.lastOffset) this.reportGap(n.prev);
-    this.lastOffset = n.offset;
     const topics = this.index.topicsFor(n.keys);
     if (topics.size === 0) return;
     const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
@@ -251,7 +224,7 @@ export class Edge {
         this.conns.add(ws);
         metrics.connects.inc({ transport: 'ws' });
         metrics.connections.inc({ transport: 'ws' });
-        ws.send(welcomeMessage(ws.getUserData().id, { epoch: this.epoch, offset: this.lastOffset || undefined }), false);
+        ws.send(welcomeMessage(ws.getUserData().id, { epoch: this.feed.epoch, offset: this.feed.lastOffset || undefined }), false);
       },
       message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
       drain: (ws) => this.wakeReplay(ws.getUserData()),
@@ -271,15 +244,17 @@ export class Edge {
       const ready = this.isReady();
       replyJson(res, ready ? '200 OK' : '503 Service Unavailable', {
         status: ready ? 'ready' : 'not ready',
-        bus_subscribed: this.subscribed,
-        leader_heartbeat_age_ms: this.lastHeartbeatAt ? this.heartbeatAgeMs() : null,
+        bus_subscribed: this.feed.isSubscribed,
+        backfilling: this.feed.isBackfilling,
+        leader_heartbeat: this.feed.health,
+        leader_heartbeat_age_ms: this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() : null,
         draining: this.draining,
       });
     });
     this.app.get('/stats', (res) => replyJson(res, '200 OK', this.stats()));
     this.app.get('/metrics', (res) =>
       replyAsync(res, async () => {
-        metrics.busHeartbeatAge.set(this.lastHeartbeatAt ? this.heartbeatAgeMs() / 1000 : -1);
+        metrics.busHeartbeatAge.set(this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() / 1000 : -1);
         return { status: '200 OK', type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       }),
     );
@@ -354,13 +329,13 @@ export class Edge {
    */
   private resume(ws: Uws.WebSocket<Conn>, conn: Conn, epoch: string, offset: string): void {
     const { config, metrics, logger } = this.opts;
-    if (this.epoch === undefined || epoch !== this.epoch) {
+    if (this.feed.epoch === undefined || epoch !== this.feed.epoch) {
       this.reset(ws, conn, 'epoch');
       return;
     }
     conn.replaying = true;
     replay(
-      { readAfter: (after, count) => this.opts.bus.readAfter(after, count), liveOffset: () => this.lastOffset },
+      { readAfter: (after, count) => this.opts.bus.readAfter(after, count), liveOffset: () => this.feed.lastOffset },
       {
         isOpen: () => this.conns.has(ws),
         filters: conn.filters,
@@ -369,7 +344,7 @@ export class Edge {
         drained: () => new Promise<void>((resolve) => (conn.onDrain = resolve)),
         goLive: (at, replayed) => {
           conn.replaying = false;
-          ws.send(resumedMessage(this.epoch ?? epoch, at, replayed), false);
+          ws.send(resumedMessage(this.feed.epoch ?? epoch, at, replayed), false);
           this.moveTopic(ws, conn);
           metrics.resumes.inc({ outcome: 'recovered' });
           metrics.replayed.inc(replayed);
@@ -391,7 +366,7 @@ export class Edge {
   /** Tells the client its history is gone and puts it live from the edge's current offset. */
   private reset(ws: Uws.WebSocket<Conn>, conn: Conn, reason: 'epoch' | 'expired'): void {
     conn.replaying = false;
-    ws.send(resetMessage(reason, this.epoch ?? '', this.lastOffset || '0-0'), false);
+    ws.send(resetMessage(reason, this.feed.epoch ?? '', this.feed.lastOffset || '0-0'), false);
     this.moveTopic(ws, conn);
     this.opts.metrics.resumes.inc({ outcome: 'reset' });
   }
@@ -422,67 +397,12 @@ export class Edge {
     ws.end(code, reason);
   }
 
-  private heartbeatAgeMs(): number {
-    return this.lastHeartbeatAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastHeartbeatAt;
-  }
-
-  private onHeartbeat(h: BusHeartbeat): void {
-    const epochChanged = this.lastHeartbeat !== undefined && this.lastHeartbeat.epoch !== h.epoch;
-    // Heartbeats travel the same channel as notifications, after them: the newest offset they
-    // carry must be the last one this edge received, else the tail of the stream went missing.
-    if (this.lastOffset !== '' && !epochChanged && h.last !== this.lastOffset) this.reportGap(h.last);
-    this.lastOffset = h.last;
-    this.lastHeartbeat = h;
-    this.lastHeartbeatAt = Date.now();
-    this.epoch = h.epoch;
-    if (this.health !== 'fresh') this.setHealth('fresh');
-  }
-
-  private reportGap(expected: string): void {
-    this.opts.metrics.busGaps.inc();
-    this.opts.logger.warn(
-      { event: 'edge:bus:gap', after: this.lastOffset, expected },
-      'notifications missing on the bus subscription (offset gap)',
-    );
-  }
-
   /**
-   * When heartbeats stop reaching this edge, asks the bus whether the leader still heartbeats.
-   * If it does, this edge's subscription is broken: not ready. If not, there is no leader: a
-   * cluster matter for the listeners' alerts, and this edge stays ready.
+   * Notifications this edge missed are gone from the history: close every connection so its
+   * client resumes (on any edge) and learns it from `reset`, rather than silently missing them.
    */
-  private async watchHeartbeat(): Promise<void> {
-    const stale = this.opts.config.busStaleMs;
-    const localAge = () => Date.now() - Math.max(this.lastHeartbeatAt, this.subscribedAt);
-    if (!this.subscribed || this.checkingHeartbeat || localAge() < stale) return;
-    this.checkingHeartbeat = true;
-    try {
-      const at = await this.opts.bus.leaderHeartbeatAt();
-      // The reply comes after any socket reads that were pending (after a busy stretch timers
-      // can run before them): only a heartbeat still missing now counts.
-      if (localAge() < stale) return;
-      this.setHealth(at !== null && Date.now() - at < stale ? 'subscription-broken' : 'no-leader');
-    } catch {
-      // Bus unreachable: the subscription reports that itself (onUnsubscribed).
-    } finally {
-      this.checkingHeartbeat = false;
-    }
-  }
-
-  private setHealth(health: HeartbeatHealth): void {
-    if (health === this.health) return;
-    this.health = health;
-    const { logger } = this.opts;
-    if (health === 'fresh') {
-      logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received');
-    } else if (health === 'no-leader') {
-      logger.warn({ event: 'edge:leader:absent' }, 'no leader heartbeat on the bus: is any listener leading? This edge stays ready.');
-    } else {
-      logger.error(
-        { event: 'edge:bus:subscription-broken' },
-        'the leader heartbeats but this edge does not receive it: bus subscription broken; not ready',
-      );
-    }
+  private resync(): void {
+    for (const ws of [...this.conns]) ws.end(CloseCode.Resync, 'notifications were lost on this edge: reconnect and resume');
   }
 
   /**

@@ -145,7 +145,17 @@ export function createMetrics() {
     }),
     busGaps: new Counter({
       name: 'notifier_bus_gaps_total',
-      help: 'Offset gaps this edge detected on the bus',
+      help: 'Offset gaps this edge detected on the bus (each then backfilled from the history)',
+      registers: r,
+    }),
+    backfilled: new Counter({
+      name: 'notifier_backfilled_total',
+      help: 'Notifications an edge read from the history to fill gaps in its subscription',
+      registers: r,
+    }),
+    resyncs: new Counter({
+      name: 'notifier_resyncs_total',
+      help: 'Times an edge closed its connections because notifications were lost from the history',
       registers: r,
     }),
   };

@@ -11,5 +11,7 @@ export const CloseCode = {
   SlowConsumer: 4001,
   /** Inbound message rate exceeded: reconnect after a back-off. */
   RateLimited: 4002,
+  /** This edge missed notifications that are no longer in the history: reconnect and resume (expect reset). */
+  Resync: 4003,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

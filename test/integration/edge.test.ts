@@ -91,20 +91,58 @@ describe('edge readiness', () => {
 });
 
 describe('offset gaps', () => {
-  it('counts a gap in the middle of the stream and at its tail', async () => {
+  const ids = (c: TestClient) => c.notifications.map((n) => n['entity_id']);
+
+  it('backfills a gap in the middle of the stream: the client gets everything, in order, once', async () => {
     const bus = new LossyBus();
-    const { metrics } = await startEdge(bus);
+    const r = await startEdge(bus);
+    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(c);
+    await c.subscribe('all');
+    await bus.publish([item(1)]);
+    bus.dropNotifications = 2;
+    await bus.publish([item(2), item(3), item(4), item(5)]);
+    await c.waitForNotifications(5);
+    expect(ids(c)).toEqual([1, 2, 3, 4, 5]);
+    expect(await counter(r.metrics, 'busGaps')).toBe(1);
+    expect(await counter(r.metrics, 'backfilled')).toBeGreaterThanOrEqual(2); // live-held ones may come from the history too
+    await bus.publish([item(6)]);
+    await c.waitForNotifications(6);
+    expect(ids(c)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('backfills a gap at the tail, found through the heartbeat', async () => {
+    const bus = new LossyBus();
+    const r = await startEdge(bus);
+    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(c);
+    await c.subscribe('all');
     await bus.publish([item(1)]);
     bus.dropNotifications = 1;
-    await bus.publish([item(2), item(3)]);
-    expect(await counter(metrics, 'busGaps')).toBe(1);
-    bus.dropNotifications = 1;
-    await bus.publish([item(4)]);
+    await bus.publish([item(2)]);
     await bus.heartbeat('leader-1');
-    expect(await counter(metrics, 'busGaps')).toBe(2);
-    await bus.publish([item(5)]);
-    await bus.heartbeat('leader-1');
-    expect(await counter(metrics, 'busGaps')).toBe(2);
+    await c.waitForNotifications(2);
+    expect(ids(c)).toEqual([1, 2]);
+  });
+
+  it('closes connections with 4003 when the missed notifications left the history', async () => {
+    const bus = new LossyBus({ retention: 3 });
+    const r = await startEdge(bus);
+    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(c);
+    await c.subscribe('all');
+    await bus.publish([item(1)]);
+    bus.dropNotifications = 5;
+    await bus.publish([2, 3, 4, 5, 6, 7].map((i) => item(i)));
+    expect(await c.closed()).toBe(4003);
+    expect(await counter(r.metrics, 'resyncs')).toBe(1);
+    // The edge carries on live.
+    const d = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(d);
+    await d.subscribe('all');
+    await bus.publish([item(8)]);
+    await d.waitForNotifications(1);
+    expect(ids(d)).toEqual([8]);
   });
 });
 

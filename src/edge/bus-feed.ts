@@ -1,0 +1,277 @@
+/**
+ * The edge's view of the bus: an unbroken, ordered feed of notifications, whatever happens to
+ * the subscription.
+ *
+ * - Every notification carries the offset before it, and every leader heartbeat the newest
+ *   offset: a gap in the middle or at the tail shows. Then live messages are held back, the
+ *   missing ones are read from the history (backfill), and everything is delivered in order.
+ * - After the subscription was re-established (ioredis reconnected, or we forced it) the same
+ *   backfill fetches what was published meanwhile.
+ * - When heartbeats stop arriving, the bus is asked whether the leader still heartbeats: if so,
+ *   the subscription is broken and is re-established; if not, there is no leader — a cluster
+ *   matter, and the edge stays healthy.
+ * - When the history no longer covers a gap (trimmed, or Redis lost it), the notifications are
+ *   gone: `resync` tells the edge to close its connections so clients resume and learn it.
+ */
+import type { Bus, BusHeartbeat, BusNotification } from '../bus/bus.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { compareOffsets } from '../protocol/offsets.js';
+import { sleep } from '../util/backoff.js';
+
+export type HeartbeatHealth = 'fresh' | 'no-leader' | 'subscription-broken';
+
+export interface BusFeedOptions {
+  bus: Bus;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** Delivers one notification, in offset order, exactly once. */
+  deliver: (n: BusNotification) => void;
+  /** Called when notifications were lost for good: connected clients must resume. */
+  resync: (reason: string) => void;
+}
+
+/** History entries read per round trip while backfilling. */
+const BACKFILL_CHUNK = 500;
+
+export class BusFeed {
+  /** The newest offset delivered ('' before the first is known). */
+  lastOffset = '';
+  epoch: string | undefined;
+  health: HeartbeatHealth = 'fresh';
+  lastHeartbeat: BusHeartbeat | undefined;
+  lastHeartbeatAt = 0;
+  private subscribed = false;
+  private subscribedAt = 0;
+  private subscriptions = 0;
+  private backfilling = false;
+  private pending: BusNotification[] = [];
+  private checkingHeartbeat = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: BusFeedOptions) {}
+
+  /** Subscribes (in the background: the bus retries until it can) and starts watching heartbeats. */
+  start(): void {
+    const { bus, config, logger } = this.opts;
+    this.timer = setInterval(() => void this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2));
+    bus
+      .subscribe({
+        onNotification: (n) => this.onNotification(n),
+        onHeartbeat: (h) => this.onHeartbeat(h),
+        onSubscribed: () => this.onSubscribed(),
+        onUnsubscribed: () => {
+          if (this.subscribed) logger.warn({ event: 'edge:bus:unsubscribed' }, 'bus subscription lost; not ready until it is back');
+          this.subscribed = false;
+        },
+      })
+      .catch((err: Error) => logger.error({ event: 'edge:bus:subscribe:error', err: err.message }, 'cannot subscribe to the bus'));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  /** Subscribed, subscription working, not catching up. */
+  isHealthy(): boolean {
+    return this.subscribed && this.health !== 'subscription-broken' && !this.backfilling;
+  }
+
+  get isSubscribed(): boolean {
+    return this.subscribed;
+  }
+
+  get isBackfilling(): boolean {
+    return this.backfilling;
+  }
+
+  heartbeatAgeMs(): number {
+    return this.lastHeartbeatAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastHeartbeatAt;
+  }
+
+  private onNotification(n: BusNotification): void {
+    this.opts.metrics.busReceived.inc();
+    if (this.backfilling) {
+      this.pending.push(n);
+      return;
+    }
+    if (this.lastOffset !== '' && n.prev !== this.lastOffset) {
+      this.reportGap(n.prev);
+      this.pending.push(n);
+      void this.backfill('gap');
+      return;
+    }
+    this.accept(n);
+  }
+
+  private accept(n: BusNotification): void {
+    this.lastOffset = n.offset;
+    this.opts.deliver(n);
+  }
+
+  private onHeartbeat(h: BusHeartbeat): void {
+    const epochChanged = this.lastHeartbeat !== undefined && this.lastHeartbeat.epoch !== h.epoch;
+    this.lastHeartbeat = h;
+    this.lastHeartbeatAt = Date.now();
+    this.epoch = h.epoch;
+    if (this.health !== 'fresh') this.setHealth('fresh');
+    if (epochChanged) {
+      // Redis lost its history: whatever this edge had not yet received is gone, and every
+      // client's offsets belong to the old epoch. They resume and get reset.
+      this.lastOffset = h.last;
+      this.lostHistory('new epoch');
+      return;
+    }
+    if (this.backfilling) return;
+    if (this.lastOffset === '') {
+      this.lastOffset = h.last;
+    } else if (h.last !== this.lastOffset) {
+      // Heartbeats travel the same channel as notifications, after them: the newest offset they
+      // carry must be the last one delivered, else the tail of the stream went missing.
+      this.reportGap(h.last);
+      void this.backfill('tail gap');
+    }
+  }
+
+  private onSubscribed(): void {
+    this.subscribed = true;
+    this.subscribedAt = Date.now();
+    this.opts.logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
+    if (this.subscriptions++ > 0 && this.lastOffset !== '') {
+      // Whatever was published while the subscription was down is only in the history now.
+      void this.backfill('resubscribed');
+      return;
+    }
+    // The epoch and position for `welcome` and resume before the first heartbeat arrives.
+    this.opts.bus.position().then(
+      (p) => {
+        this.epoch ??= p.epoch ?? undefined;
+        if (this.lastOffset === '') this.lastOffset = p.last;
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * Reads the history after lastOffset and delivers it, then the live messages held back
+   * meanwhile, skipping what was already delivered. Runs until the held-back messages connect.
+   */
+  private async backfill(reason: string): Promise<void> {
+    if (this.backfilling || this.stopped) return;
+    this.backfilling = true;
+    const { bus, logger, metrics } = this.opts;
+    const from = this.lastOffset;
+    let fetched = 0;
+    try {
+      for (let attempt = 0; !this.stopped; ) {
+        try {
+          const page = await bus.readAfter(this.lastOffset, BACKFILL_CHUNK);
+          if (!page.complete) {
+            this.lostHistory(reason);
+            break;
+          }
+          for (const n of page.items) {
+            if (compareOffsets(n.offset, this.lastOffset) > 0) {
+              this.accept(n);
+              fetched += 1;
+            }
+          }
+          const connected = this.flushPending();
+          if (page.items.length === 0) {
+            // Nothing more in the history, yet the held-back messages do not follow on.
+            if (!connected) this.lostHistory(reason);
+            break;
+          }
+          if (connected && page.items.length < BACKFILL_CHUNK) break;
+          attempt = 0;
+        } catch (err) {
+          logger.warn({ event: 'edge:backfill:error', err: (err as Error).message }, 'backfill read failed; retrying');
+          await sleep(Math.min(5000, 100 * 2 ** attempt++));
+        }
+      }
+    } finally {
+      this.backfilling = false;
+    }
+    metrics.backfilled.inc(fetched);
+    logger.info({ event: 'edge:backfill:done', reason, from, to: this.lastOffset, fetched }, `backfilled ${fetched} notification(s) (${reason})`);
+  }
+
+  /** Delivers held-back messages that follow on; true when none is left waiting for a gap to fill. */
+  private flushPending(): boolean {
+    while (this.pending.length > 0) {
+      const n = this.pending[0]!;
+      if (compareOffsets(n.offset, this.lastOffset) <= 0) {
+        this.pending.shift(); // already delivered from the history
+      } else if (n.prev === this.lastOffset) {
+        this.pending.shift();
+        this.accept(n);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private lostHistory(reason: string): void {
+    this.opts.metrics.resyncs.inc();
+    this.opts.logger.error(
+      { event: 'edge:backfill:history-lost', reason, after: this.lastOffset },
+      'notifications this edge missed are no longer in the history; closing connections so clients resume (they get reset)',
+    );
+    this.opts.resync(reason);
+    // Carry on live from the newest held-back message.
+    const held = this.pending;
+    this.pending = [];
+    for (const n of held) this.accept(n);
+  }
+
+  private reportGap(expected: string): void {
+    this.opts.metrics.busGaps.inc();
+    this.opts.logger.warn({ event: 'edge:bus:gap', after: this.lastOffset, expected }, 'offset gap on the bus subscription; backfilling');
+  }
+
+  /**
+   * When heartbeats stop reaching this edge, asks the bus whether the leader still heartbeats.
+   * If it does, this edge's subscription is broken: re-establish it (then backfill). If not,
+   * there is no leader.
+   */
+  private async watchHeartbeat(): Promise<void> {
+    const stale = this.opts.config.busStaleMs;
+    const localAge = () => Date.now() - Math.max(this.lastHeartbeatAt, this.subscribedAt);
+    if (!this.subscribed || this.checkingHeartbeat || localAge() < stale) return;
+    this.checkingHeartbeat = true;
+    try {
+      const at = await this.opts.bus.leaderHeartbeatAt();
+      // The reply comes after any socket reads that were pending (after a busy stretch timers
+      // can run before them): only a heartbeat still missing now counts.
+      if (localAge() < stale) return;
+      const broken = at !== null && Date.now() - at < stale;
+      this.setHealth(broken ? 'subscription-broken' : 'no-leader');
+      if (broken) this.opts.bus.resubscribe();
+    } catch {
+      // Bus unreachable: the subscription reports that itself (onUnsubscribed).
+    } finally {
+      this.checkingHeartbeat = false;
+    }
+  }
+
+  private setHealth(health: HeartbeatHealth): void {
+    if (health === this.health) return;
+    this.health = health;
+    const { logger } = this.opts;
+    if (health === 'fresh') {
+      logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received');
+    } else if (health === 'no-leader') {
+      logger.warn({ event: 'edge:leader:absent' }, 'no leader heartbeat on the bus: is any listener leading? This edge stays ready.');
+    } else {
+      logger.error(
+        { event: 'edge:bus:subscription-broken' },
+        'the leader heartbeats but this edge does not receive it: re-subscribing; not ready until then',
+      );
+    }
+  }
+}
