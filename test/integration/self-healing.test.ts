@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { createCluster, metricValue, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
 import { produce, sequenceReport } from '../helpers/producer.js';
-import { serviceUrls } from '../helpers/services.js';
+import { eventually, serviceUrls } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 let cluster: Cluster | undefined;
@@ -52,7 +52,12 @@ it('a killed Redis subscription is re-established and backfilled: nothing lost, 
     intervalMs: 3,
     entityType: 'heal',
     onSent: async (sent) => {
-      if (sent === 100 || sent === 200) killed += await killSubscribers(cluster!.env['NOTIFIER_REDIS_PREFIX']!);
+      if (sent === 100 || sent === 200) {
+        // Each kill hits a live subscription: wait until the previous one was re-established.
+        const subscribedBefore = killed + 1;
+        await eventually(() => edge.proc.logs.filter((l) => l.event === 'edge:bus:subscribed').length >= subscribedBefore, 10_000, 're-subscribed');
+        killed += await killSubscribers(cluster!.env['NOTIFIER_REDIS_PREFIX']!);
+      }
     },
   });
   expect(killed).toBe(2);
