@@ -202,6 +202,7 @@ export class Listener {
       if (drainer) channels.push(OUTBOX_WAKEUP_CHANNEL);
       for (const ch of channels) await query(client, `LISTEN ${client.escapeIdentifier(ch)}`, [], t);
       logger.info({ event: 'leader:listen:success', channels }, `listening on ${channels.length} channel(s)`);
+      await this.reportPlainGap();
 
       const publishHeartbeat = () =>
         bus.heartbeat(this.id).catch((err: Error) => logger.debug({ event: 'bus:heartbeat:error', err: err.message }, 'bus heartbeat failed'));
@@ -255,6 +256,30 @@ export class Listener {
       // Hand over at once instead of waiting for the server to notice the disconnect.
       await query(client, 'SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, this.opts.config.lockId], 1000).catch(() => undefined);
     }
+  }
+
+  /**
+   * PostgreSQL drops NOTIFYs sent while no session listens. Before our first heartbeat, the bus
+   * still holds the previous leader's last one: from then until our LISTEN, plain notifications
+   * were lost. Say so, with the window, and count it (outbox rows are not affected).
+   */
+  private async reportPlainGap(): Promise<void> {
+    const { bus, logger, metrics } = this.opts;
+    const previous = await bus.leaderHeartbeatAt().catch(() => undefined);
+    if (previous === undefined) return; // bus unreachable: unknown
+    if (previous === null) {
+      logger.info(
+        { event: 'leader:plain-gap', windowSeconds: null },
+        'no leader heartbeat in the last minute (first start, or a long outage): plain NOTIFYs sent while no listener led were not received',
+      );
+      return;
+    }
+    const windowSeconds = Math.max(0, (Date.now() - previous) / 1000);
+    metrics.plainUnheard.inc(windowSeconds);
+    logger.warn(
+      { event: 'leader:plain-gap', windowSeconds, since: new Date(previous).toISOString() },
+      `plain NOTIFYs sent in the ${windowSeconds.toFixed(1)} s before this listener took over were lost (outbox notifications are not)`,
+    );
   }
 
   private async checkLock(client: pg.Client): Promise<boolean> {

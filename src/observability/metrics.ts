@@ -46,6 +46,11 @@ export function createMetrics() {
       help: 'Plain notifications dropped because the publish queue was full (bus unavailable)',
       registers: r,
     }),
+    plainUnheard: new Counter({
+      name: 'notifier_plain_unheard_seconds_total',
+      help: 'Seconds during which no leader listened (from the previous leader\'s last heartbeat to this one\'s LISTEN): plain NOTIFYs sent then were lost',
+      registers: r,
+    }),
     notifyQueueUsage: new Gauge({
       name: 'notifier_pg_notify_queue_usage',
       help: 'pg_notification_queue_usage() on the leader (0–1)',
