@@ -76,9 +76,9 @@ export class BusFeed {
     clearInterval(this.timer);
   }
 
-  /** Subscribed, subscription working, not catching up. */
+  /** Subscribed, position known, subscription working, not catching up. */
   isHealthy(): boolean {
-    return this.subscribed && this.health !== 'subscription-broken' && !this.backfilling;
+    return this.subscribed && this.lastOffset !== '' && this.health !== 'subscription-broken' && !this.backfilling;
   }
 
   get isSubscribed(): boolean {

@@ -199,6 +199,11 @@ export class Edge {
           metrics.rejectedConnections.inc({ reason: 'draining' });
           return replyJson(res, '503 Service Unavailable', { error: 'edge is shutting down; reconnect to another edge' });
         }
+        if (this.feed.lastOffset === '') {
+          // Until the edge knows its position in the stream it cannot replay exactly for resume.
+          metrics.rejectedConnections.inc({ reason: 'starting' });
+          return replyJson(res, '503 Service Unavailable', { error: 'edge is starting (not yet subscribed to the bus); retry shortly' });
+        }
         if (this.conns.size >= config.maxConnections) {
           metrics.rejectedConnections.inc({ reason: 'max_connections' });
           return replyJson(res, '503 Service Unavailable', { error: 'edge is at its connection limit; retry later' });

@@ -1,40 +1,81 @@
 /**
  * Writes numbered notifications through the outbox at a steady rate on one connection, as an
  * application would; each commits on its own.
+ *
+ * Resilient mode survives PostgreSQL restarts and cut connections without ever committing a
+ * number twice: each notification commits together with its number in a `produced` table, and
+ * after a failure the producer checks that table before retrying (a commit whose reply was
+ * lost is thus not repeated).
  */
 import pg from 'pg';
 
 export interface ProducerResult {
   sent: number;
+  /** Connection failures retried (resilient mode). */
+  retries: number;
 }
 
-export async function produce(opts: {
+export interface ProduceOptions {
   databaseUrl: string;
   count: number;
   intervalMs: number;
   entityType: string;
   channel?: string;
+  /** Retry through connection failures, exactly once per number (creates table `produced`). */
+  resilient?: boolean;
+  /** Gives up when one notification cannot be committed for this long (resilient mode). */
+  retryForMs?: number;
   /** Called after each commit with the number committed so far. */
   onSent?: (sent: number) => void | Promise<void>;
-}): Promise<ProducerResult> {
-  const client = new pg.Client({ connectionString: opts.databaseUrl });
-  client.on('error', () => undefined);
-  await client.connect();
+}
+
+export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
+  let client = await connect(opts.databaseUrl);
+  let retries = 0;
   try {
+    if (opts.resilient) await client.query(`CREATE TABLE IF NOT EXISTS produced (channel text, seq int, PRIMARY KEY (channel, seq))`);
+    const channel = opts.channel ?? 'seq_event';
     for (let i = 0; i < opts.count; i++) {
       const started = Date.now();
-      await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [
-        opts.channel ?? 'seq_event',
-        JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i }),
-      ]);
+      const payload = JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i });
+      if (!opts.resilient) {
+        await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [channel, payload]);
+      } else {
+        const deadline = Date.now() + (opts.retryForMs ?? 60_000);
+        for (;;) {
+          try {
+            await client.query('BEGIN');
+            const done = await client.query(`SELECT 1 FROM produced WHERE channel = $1 AND seq = $2`, [channel, i]);
+            if (done.rowCount === 0) {
+              await client.query(`INSERT INTO produced VALUES ($1, $2)`, [channel, i]);
+              await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [channel, payload]);
+            }
+            await client.query('COMMIT');
+            break;
+          } catch (err) {
+            if (Date.now() > deadline) throw err;
+            retries += 1;
+            await client.end().catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 100));
+            client = await connect(opts.databaseUrl).catch(() => client);
+          }
+        }
+      }
       await opts.onSent?.(i + 1);
       const wait = opts.intervalMs - (Date.now() - started);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    return { sent: opts.count };
+    return { sent: opts.count, retries };
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
+}
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
 }
 
 /** Checks a client's sequence: every seq 0..count-1 exactly once, in order. */

@@ -65,7 +65,24 @@ function item(i: number, bytes = 0): PublishItem {
   return { id: `id-${i}-${Math.random()}`, head: frameHead(envelope), keys, notificationType: 'thing_changed', sourceTime: Date.now() };
 }
 
+/** A bus that never manages to subscribe (Redis unreachable, say). */
+class UnreachableBus extends MemoryBus implements Bus {
+  override subscribe(): Promise<void> {
+    return new Promise(() => undefined);
+  }
+}
+
 describe('edge readiness', () => {
+  it('refuses upgrades (503) until it knows its position on the bus, so a resume is never served blind', async () => {
+    const { http, edge } = await startEdge(new UnreachableBus());
+    expect(await readyStatus(http)).toBe(503);
+    const res = await fetch(`http://127.0.0.1:${edge.port}/ws`, {
+      headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' },
+    });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: expect.stringMatching(/edge is starting/) });
+  });
+
   it('stays ready when no leader heartbeats at all (a cluster matter, not this edge’s)', async () => {
     const { http } = await startEdge(new MemoryBus());
     expect(await readyStatus(http)).toBe(200);
