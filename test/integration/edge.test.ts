@@ -76,11 +76,7 @@ describe('edge readiness', () => {
   it('refuses upgrades (503) until it knows its position on the bus, so a resume is never served blind', async () => {
     const { http, edge } = await startEdge(new UnreachableBus());
     expect(await readyStatus(http)).toBe(503);
-    const res = await fetch(`http://127.0.0.1:${edge.port}/ws`, {
-      headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' },
-    });
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ error: expect.stringMatching(/edge is starting/) });
+    await expect(TestClient.connect(`ws://127.0.0.1:${edge.port}/ws`)).rejects.toThrow(/Unexpected server response: 503/);
   });
 
   it('stays ready when no leader heartbeats at all (a cluster matter, not this edge’s)', async () => {
