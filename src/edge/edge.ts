@@ -47,6 +47,8 @@ interface Conn {
   windowCount: number;
   /** True while missed notifications are replayed; the connection joins its topic after. */
   replaying: boolean;
+  /** A subscribe, unsubscribe or resume was accepted: resume is only valid before any. */
+  started: boolean;
   /** Wakes a replay waiting for the send buffer to drain. */
   onDrain: (() => void) | undefined;
 }
@@ -215,6 +217,7 @@ export class Edge {
           windowStart: 0,
           windowCount: 0,
           replaying: false,
+          started: false,
           onDrain: undefined,
         };
         res.upgrade(
@@ -292,6 +295,7 @@ export class Edge {
         ws.send(PONG, false);
         return;
       case 'subscribe':
+        conn.started = true;
         if (!conn.filters.has(msg.filter)) {
           if (conn.filters.size >= config.maxSubscriptions) {
             return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
@@ -304,6 +308,7 @@ export class Edge {
         ws.send(subscribedMessage(msg.filter), false);
         return;
       case 'unsubscribe':
+        conn.started = true;
         if (conn.filters.delete(msg.filter)) {
           this.subscriptionCount -= 1;
           metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
@@ -312,12 +317,13 @@ export class Edge {
         ws.send(unsubscribedMessage(msg.filter), false);
         return;
       case 'resume':
-        if (conn.filters.size > 0 || conn.replaying) {
-          return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe');
+        if (conn.started) {
+          return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe, and only once');
         }
         if (msg.filters.length > config.maxSubscriptions) {
           return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
         }
+        conn.started = true;
         for (const f of msg.filters) {
           conn.filters.add(f);
           metrics.subscriptions.inc({ kind: filterKind(f) });

@@ -111,6 +111,13 @@ describe('resume', () => {
     const c = await connect(edges[0]!);
     await c.subscribe('all');
     expect(await c.resume(String(c.welcome['epoch']), c.lastOffset, ['all'])).toMatchObject({ type: 'error', code: 'invalid_resume' });
+    const u = await connect(edges[0]!);
+    await u.subscribe('all');
+    await u.unsubscribe('all');
+    expect(await u.resume(String(u.welcome['epoch']), u.lastOffset, ['all'])).toMatchObject({ type: 'error', code: 'invalid_resume' });
+    const twice = await connect(edges[0]!);
+    expect(await twice.resume(String(twice.welcome['epoch']), twice.lastOffset, [])).toMatchObject({ type: 'resumed' });
+    expect(await twice.resume(String(twice.welcome['epoch']), twice.lastOffset, ['all'])).toMatchObject({ type: 'error', code: 'invalid_resume' });
     const d = await connect(edges[0]!);
     expect(await d.resume('e', 'not-an-offset', [])).toMatchObject({ type: 'error', code: 'invalid_resume' });
     expect(await d.resume('e', '1-0', ['nope'])).toMatchObject({ type: 'error', code: 'invalid_filter' });
