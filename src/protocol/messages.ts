@@ -77,7 +77,8 @@ export function parseClientFrame(data: ArrayBuffer | string): ParseResult {
 /** {"type":"resume","epoch":"…","offset":"…","filters":["…"]}: the filters replace the connection's. */
 function parseResume(msg: Record<string, unknown>): ParseResult {
   const { epoch, offset, filters } = msg;
-  if (typeof epoch !== 'string' || epoch === '' || epoch.length > 128) {
+  // An empty epoch (a client that never learned one) is accepted: it simply gets `reset`.
+  if (typeof epoch !== 'string' || epoch.length > 128) {
     return { ok: false, code: ErrorCode.InvalidResume, message: 'resume needs the "epoch" string from welcome or reset' };
   }
   if (!isOffset(offset)) {

@@ -205,7 +205,8 @@ describe('resume', () => {
 
   it.each([
     [{ ...ok, epoch: undefined }, 'invalid_resume'],
-    [{ ...ok, epoch: '' }, 'invalid_resume'],
+    [{ ...ok, epoch: 7 }, 'invalid_resume'],
+    [{ ...ok, epoch: 'e'.repeat(129) }, 'invalid_resume'],
     [{ ...ok, offset: 'yesterday' }, 'invalid_resume'],
     [{ ...ok, offset: 17 }, 'invalid_resume'],
     [{ ...ok, filters: 'all' }, 'invalid_resume'],
@@ -213,6 +214,10 @@ describe('resume', () => {
     [{ ...ok, filters: ['all', 'bogus:1'] }, 'invalid_filter'],
   ])('rejects %j with %s', (msg, code) => {
     expect(parseClientFrame(JSON.stringify(msg))).toMatchObject({ ok: false, code });
+  });
+
+  it('accepts an empty epoch (the client never learned one; it will get reset)', () => {
+    expect(parseClientFrame(JSON.stringify({ ...ok, epoch: '' }))).toMatchObject({ ok: true, message: { epoch: '' } });
   });
 
   it('builds resumed and reset messages', () => {
