@@ -114,19 +114,18 @@ export class BusFeed {
   }
 
   private onHeartbeat(h: BusHeartbeat): void {
-    const epochChanged = this.lastHeartbeat !== undefined && this.lastHeartbeat.epoch !== h.epoch;
+    const epochChanged = this.epoch !== undefined && h.epoch !== this.epoch;
     this.lastHeartbeat = h;
     this.lastHeartbeatAt = Date.now();
-    this.epoch = h.epoch;
     if (this.health !== 'fresh') this.setHealth('fresh');
+    if (this.backfilling) return; // a running backfill finds a new epoch itself (incomplete history)
     if (epochChanged) {
       // Redis lost its history: whatever this edge had not yet received is gone, and every
       // client's offsets belong to the old epoch. They resume and get reset.
-      this.lastOffset = h.last;
-      this.lostHistory('new epoch');
+      void this.exclusive(() => this.adoptCurrentHistory('new epoch'));
       return;
     }
-    if (this.backfilling) return;
+    this.epoch = h.epoch;
     if (this.lastOffset === '') {
       this.lastOffset = h.last;
     } else if (h.last !== this.lastOffset) {
@@ -160,19 +159,17 @@ export class BusFeed {
    * Reads the history after lastOffset and delivers it, then the live messages held back
    * meanwhile, skipping what was already delivered. Runs until the held-back messages connect.
    */
-  private async backfill(reason: string): Promise<void> {
-    if (this.backfilling || this.stopped) return;
-    this.backfilling = true;
-    const { bus, logger, metrics } = this.opts;
-    const from = this.lastOffset;
-    let fetched = 0;
-    try {
+  private backfill(reason: string): Promise<void> {
+    return this.exclusive(async () => {
+      const { bus, logger, metrics } = this.opts;
+      const from = this.lastOffset;
+      let fetched = 0;
       for (let attempt = 0; !this.stopped; ) {
         try {
           const page = await bus.readAfter(this.lastOffset, BACKFILL_CHUNK);
           if (!page.complete) {
-            this.lostHistory(reason);
-            break;
+            await this.adoptCurrentHistory(reason);
+            continue; // go on from the adopted position
           }
           for (const n of page.items) {
             if (compareOffsets(n.offset, this.lastOffset) > 0) {
@@ -183,8 +180,9 @@ export class BusFeed {
           const connected = this.flushPending();
           if (page.items.length === 0) {
             // Nothing more in the history, yet the held-back messages do not follow on.
-            if (!connected) this.lostHistory(reason);
-            break;
+            if (!connected) await this.adoptCurrentHistory(reason);
+            if (this.pending.length === 0) break;
+            continue;
           }
           if (connected && page.items.length < BACKFILL_CHUNK) break;
           attempt = 0;
@@ -193,11 +191,22 @@ export class BusFeed {
           await sleep(Math.min(5000, 100 * 2 ** attempt++));
         }
       }
+      metrics.backfilled.inc(fetched);
+      logger.info({ event: 'edge:backfill:done', reason, from, to: this.lastOffset, fetched }, `backfilled ${fetched} notification(s) (${reason})`);
+    });
+  }
+
+  /** Runs `fn` with live messages held back (they queue in `pending`); one at a time. */
+  private async exclusive(fn: () => Promise<void>): Promise<void> {
+    if (this.backfilling || this.stopped) return;
+    this.backfilling = true;
+    try {
+      await fn();
     } finally {
       this.backfilling = false;
     }
-    metrics.backfilled.inc(fetched);
-    logger.info({ event: 'edge:backfill:done', reason, from, to: this.lastOffset, fetched }, `backfilled ${fetched} notification(s) (${reason})`);
+    // Whatever arrived meanwhile and connects is delivered; a remaining gap starts over.
+    if (!this.flushPending()) void this.backfill('gap after backfill');
   }
 
   /** Delivers held-back messages that follow on; true when none is left waiting for a gap to fill. */
@@ -216,17 +225,31 @@ export class BusFeed {
     return true;
   }
 
-  private lostHistory(reason: string): void {
-    this.opts.metrics.resyncs.inc();
-    this.opts.logger.error(
-      { event: 'edge:backfill:history-lost', reason, after: this.lastOffset },
+  /**
+   * What this edge missed is no longer in the history (trimmed, or Redis lost it). Adopt the
+   * bus's current epoch and position first — so clients that come back are reset against the
+   * new state, and the next notification does not look like yet another gap — then close every
+   * connection once so clients resume and learn it.
+   */
+  private async adoptCurrentHistory(reason: string): Promise<void> {
+    const { bus, logger, metrics } = this.opts;
+    let position;
+    for (let attempt = 0; position === undefined && !this.stopped; attempt++) {
+      position = await bus.position().catch(async () => {
+        await sleep(Math.min(5000, 100 * 2 ** attempt));
+        return undefined;
+      });
+    }
+    if (position === undefined) return;
+    metrics.resyncs.inc();
+    logger.error(
+      { event: 'edge:backfill:history-lost', reason, after: this.lastOffset, epoch: position.epoch, now: position.last },
       'notifications this edge missed are no longer in the history; closing connections so clients resume (they get reset)',
     );
+    if (position.epoch !== null) this.epoch = position.epoch;
+    this.lastOffset = position.last;
+    this.flushPending();
     this.opts.resync(reason);
-    // Carry on live from the newest held-back message.
-    const held = this.pending;
-    this.pending = [];
-    for (const n of held) this.accept(n);
   }
 
   private reportGap(expected: string): void {

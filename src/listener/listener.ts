@@ -27,6 +27,12 @@ import { Publisher } from './publisher.js';
 /** First key of the two-key advisory lock: "noti". The second is config.lockId. */
 export const LOCK_NAMESPACE = 0x6e6f7469;
 
+/**
+ * A leader that shuts down unlocks, then NOTIFYs this channel: standbys LISTEN on it and try the
+ * lock at once instead of at their next retry, so a SIGTERM hand-over takes milliseconds.
+ */
+export const HANDOVER_CHANNEL = 'notifier_handover';
+
 export type ListenerState = 'connecting' | 'standby' | 'leader' | 'stopped';
 
 export interface ListenerOptions {
@@ -140,22 +146,33 @@ export class Listener {
     const { config, logger } = this.opts;
     this.state = 'standby';
     let announced = false;
-    while (!this.abort.signal.aborted && !watch.lost) {
-      const { rows } = await query<{ ok: boolean }>(
-        client,
-        'SELECT pg_try_advisory_lock($1, $2) AS ok',
-        [LOCK_NAMESPACE, config.lockId],
-        config.leaderQueryTimeoutMs,
-      );
-      this.lastHealthyAt = Date.now();
-      if (rows[0]?.ok) return true;
-      if (!announced) {
-        announced = true;
-        logger.info({ event: 'leader:standby', node: this.id }, 'another listener is the leader; standing by');
+    let wake = () => undefined as void;
+    const onHandover = (msg: pg.Notification) => {
+      if (msg.channel === HANDOVER_CHANNEL) wake();
+    };
+    client.on('notification', onHandover);
+    try {
+      await query(client, `LISTEN ${HANDOVER_CHANNEL}`, [], config.leaderQueryTimeoutMs);
+      while (!this.abort.signal.aborted && !watch.lost) {
+        const handover = new Promise<void>((resolve) => (wake = resolve));
+        const { rows } = await query<{ ok: boolean }>(
+          client,
+          'SELECT pg_try_advisory_lock($1, $2) AS ok',
+          [LOCK_NAMESPACE, config.lockId],
+          config.leaderQueryTimeoutMs,
+        );
+        this.lastHealthyAt = Date.now();
+        if (rows[0]?.ok) return true;
+        if (!announced) {
+          announced = true;
+          logger.info({ event: 'leader:standby', node: this.id }, 'another listener is the leader; standing by');
+        }
+        await Promise.race([sleep(jitter(config.standbyRetryMs), this.abort.signal), watch.done, handover]);
       }
-      await Promise.race([sleep(jitter(config.standbyRetryMs), this.abort.signal), watch.done]);
+      return false;
+    } finally {
+      client.removeListener('notification', onHandover);
     }
-    return false;
   }
 
   private async lead(client: pg.Client, watch: SessionWatch): Promise<void> {
@@ -180,6 +197,7 @@ export class Listener {
         void drainer?.request();
         return;
       }
+      if (msg.channel === HANDOVER_CHANNEL) return; // still LISTENed from standby days
       const receivedAt = Date.now();
       const built = envelopeFromText(msg.channel, msg.payload ?? '', new Date(receivedAt));
       metrics.pgReceived.inc({ channel: msg.channel, source: 'notify' });
@@ -253,8 +271,11 @@ export class Listener {
       );
     }
     if (this.abort.signal.aborted && !watch.lost) {
-      // Hand over at once instead of waiting for the server to notice the disconnect.
-      await query(client, 'SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, this.opts.config.lockId], 1000).catch(() => undefined);
+      // Hand over at once instead of waiting for the server to notice the disconnect, and wake
+      // the standbys (the NOTIFY is delivered when this autocommit statement commits, after the unlock).
+      await query(client, `SELECT pg_advisory_unlock($1, $2), pg_notify('${HANDOVER_CHANNEL}', '')`, [LOCK_NAMESPACE, this.opts.config.lockId], 1000).catch(
+        () => undefined,
+      );
     }
   }
 
