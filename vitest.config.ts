@@ -24,6 +24,19 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        test: {
+          name: 'cluster',
+          // Multi-process clusters behind HAProxy on a throw-away PostgreSQL and Redis (test/cluster/harness.ts).
+          include: ['test/cluster/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Each file runs a whole cluster (PostgreSQL, Redis, HAProxy, 5 notifier processes): one at a time.
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -25,6 +25,10 @@ export interface ProduceOptions {
   resilient?: boolean;
   /** Gives up when one notification cannot be committed for this long (resilient mode). */
   retryForMs?: number;
+  /** Extra payload bytes per notification (a `pad` field). */
+  padBytes?: number;
+  /** At number `at`, commit `size` numbers in one transaction, each with `padBytes` of padding (resilient mode). */
+  burst?: { at: number; size: number; padBytes: number };
   /** Called after each commit with the number committed so far. */
   onSent?: (sent: number) => void | Promise<void>;
 }
@@ -37,7 +41,10 @@ export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
     const channel = opts.channel ?? 'seq_event';
     for (let i = 0; i < opts.count; i++) {
       const started = Date.now();
-      const payload = JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i });
+      const burst = opts.burst && i === opts.burst.at ? opts.burst : undefined;
+      const last = burst ? Math.min(opts.count, i + burst.size) - 1 : i;
+      const pad = burst ? burst.padBytes : (opts.padBytes ?? 0);
+      const payload = JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i, ...(pad ? { pad: 'x'.repeat(pad) } : {}) });
       if (!opts.resilient) {
         await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [channel, payload]);
       } else {
@@ -47,8 +54,15 @@ export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
             await client.query('BEGIN');
             const done = await client.query(`SELECT 1 FROM produced WHERE channel = $1 AND seq = $2`, [channel, i]);
             if (done.rowCount === 0) {
-              await client.query(`INSERT INTO produced VALUES ($1, $2)`, [channel, i]);
-              await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [channel, payload]);
+              await client.query(`INSERT INTO produced SELECT $1, g FROM generate_series($2::int, $3::int) g`, [channel, i, last]);
+              // Same payload shape as above, built in SQL for the burst (one row per number, in order).
+              await client.query(
+                `SELECT notifier.publish($1, CASE WHEN $5::int > 0
+                   THEN jsonb_build_object('entity_type', $4::text, 'entity_id', g, 'seq', g, 'pad', repeat('x', $5::int))
+                   ELSE jsonb_build_object('entity_type', $4::text, 'entity_id', g, 'seq', g) END)
+                   FROM generate_series($2::int, $3::int) g ORDER BY g`,
+                [channel, i, last, opts.entityType, pad],
+              );
             }
             await client.query('COMMIT');
             break;
@@ -61,6 +75,7 @@ export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
           }
         }
       }
+      i = last;
       await opts.onSent?.(i + 1);
       const wait = opts.intervalMs - (Date.now() - started);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));

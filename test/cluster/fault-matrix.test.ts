@@ -1,0 +1,250 @@
+/**
+ * The fault matrix (issue 3, DESIGN §7): 2 listeners, 3 edges behind HAProxy (round robin, no
+ * stickiness), 50 resilient clients with mixed, overlapping filters connecting and reconnecting
+ * only through HAProxy, and a producer committing 1,000 outbox notifications at a steady rate.
+ * Each case injects one fault mid-stream and asserts, per client: nothing missing, nothing
+ * duplicated, order kept. Each prints one line: sent/expected/received/missing/duplicated/….
+ *
+ * One case:  npm run build && npx vitest run --project cluster test/cluster/fault-matrix.test.ts -t "SIGKILL the leader"
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { produce } from '../helpers/producer.js';
+import { expectedSeqs, startFleet, startHarness, type Fleet, type FleetClient, type Harness, type HarnessOptions } from './harness.js';
+
+const COUNT = 1000;
+const CLIENTS = 50;
+const INTERVAL_MS = 4;
+/** The fault starts after this many notifications were committed. */
+const FAULT_AT = 300;
+
+let h: Harness | undefined;
+let fleet: Fleet | undefined;
+
+afterEach(async () => {
+  await fleet?.stop();
+  await h?.stop();
+  fleet = undefined;
+  h = undefined;
+});
+
+/** Mixed, overlapping filters; a notification matching several of a client's filters arrives once. */
+function filtersFor(i: number): string[] {
+  switch (i % 5) {
+    case 0:
+      return ['all'];
+    case 1:
+      return ['entity_type:seq'];
+    case 2:
+      return ['all', 'entity_type:seq', `entity:seq:${i}`];
+    case 3:
+      return ['notification_type:seq_event', 'entity_type:other'];
+    default:
+      // Every 40th entity (25 filters, under the per-connection limit), plus one that never matches.
+      return [...Array.from({ length: COUNT / 40 }, (_, k) => `entity:seq:${k * 40 + (i % 40)}`), 'entity_type:other'];
+  }
+}
+
+const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
+
+interface CaseOptions {
+  harness?: HarnessOptions;
+  burst?: { at: number; size: number; padBytes: number };
+  /** Runs once FAULT_AT notifications are committed, concurrently with the producer. */
+  fault: (h: Harness) => Promise<void>;
+  /** Expect clients to have been reset (history lost): then only what follows the reset is owed. */
+  expectReset?: boolean;
+}
+
+/** Runs one case and returns the fleet report; prints its line. */
+async function runCase(label: string, opts: CaseOptions) {
+  const started = Date.now();
+  h = await startHarness({ listeners: 2, edges: 3, ...opts.harness });
+  const harness = h;
+  fleet = await startFleet(harness, CLIENTS, filtersFor);
+  let faultDone: Promise<void> | undefined;
+  let faultError: unknown;
+  let sent = 0;
+  let owedFrom = 0;
+  const f = fleet;
+  /** With a reset expected: once every client was reset and is live again, all that follows is owed. */
+  const afterFault = async () => {
+    if (!opts.expectReset) return;
+    const back = await Promise.all(f.clients.map((c) => c.waitUntil(() => c.resets >= 1 && c.live, 30_000)));
+    expect(back.every(Boolean)).toBe(true);
+    owedFrom = sent;
+  };
+  const produced = await produce({
+    databaseUrl: harness.pg.url,
+    count: COUNT,
+    intervalMs: INTERVAL_MS,
+    entityType: 'seq',
+    resilient: true,
+    burst: opts.burst,
+    onSent: (n) => {
+      sent = n;
+      if (n === FAULT_AT) faultDone = opts.fault(harness).then(afterFault).catch((err: unknown) => void (faultError = err));
+    },
+  });
+  await faultDone;
+  expect(faultError).toBeUndefined();
+  if (opts.expectReset) expect(owedFrom, 'the reset must leave notifications to deliver after it').toBeLessThan(COUNT - 100);
+  // With a reset, what was committed between the fault and the clients' return is not owed.
+  const owed = (c: FleetClient) => expectedFor(c).filter((s) => s >= owedFrom || s < FAULT_AT - 50);
+  const complete = await fleet.waitForSeqs(owed, 60_000);
+  const report = fleet.report(expectedFor);
+  console.log(`${report.line(label, produced.sent)} producerRetries=${produced.retries} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (!complete || (!opts.expectReset && !report.ok)) console.log(harness.diagnostics());
+  return { report, complete, harness, lostWindow: [FAULT_AT - 50, owedFrom] as const };
+}
+
+function expectNoLoss(r: Awaited<ReturnType<typeof runCase>>) {
+  for (const c of r.report.clients) {
+    expect({ client: c.client, missing: c.missing, duplicated: c.duplicated, outOfOrder: c.outOfOrder, unexpected: c.unexpected }).toEqual({
+      client: c.client,
+      missing: [],
+      duplicated: [],
+      outOfOrder: 0,
+      unexpected: [],
+    });
+  }
+  expect(r.complete).toBe(true);
+}
+
+describe('fault matrix', () => {
+  it('a. SIGKILL the leader', async () => {
+    const r = await runCase('a. SIGKILL leader', {
+      fault: async (hh) => {
+        const leader = await hh.leaderIndex();
+        await hh.killListener(leader, 'SIGKILL');
+        await hh.waitLeader(10_000);
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+  });
+
+  it('b. SIGTERM the leader: hand-over under 1.5 s', async () => {
+    let handOverMs = 0;
+    const r = await runCase('b. SIGTERM leader', {
+      fault: async (hh) => {
+        const leader = await hh.leaderIndex();
+        const other = hh.listeners.findIndex((_, i) => i !== leader);
+        const before = hh.listeners[other]!.logs.length;
+        const t0 = Date.now();
+        void hh.killListener(leader, 'SIGTERM');
+        await hh.listeners[other]!.waitForEvent('leader:listen:success', 5000, before);
+        handOverMs = Date.now() - t0;
+      },
+    });
+    console.log(`b. hand-over took ${handOverMs} ms`);
+    expectNoLoss(r);
+    expect(handOverMs).toBeLessThan(1500);
+  });
+
+  it('c. restart PostgreSQL', async () => {
+    const r = await runCase('c. restart PostgreSQL', { fault: (hh) => hh.pg.restart('fast') });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+  });
+
+  it('d1. restart Redis with AOF (appendfsync always): clients resume', async () => {
+    const r = await runCase('d1. restart Redis, AOF', {
+      harness: { redisAof: true, redisArgs: ['--appendfsync', 'always'] },
+      fault: async (hh) => {
+        await hh.redis.kill();
+        await hh.redis.start();
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+  });
+
+  it('d2. restart Redis without persistence: clients get reset, then everything after it', async () => {
+    const r = await runCase('d2. restart Redis, no persistence', {
+      expectReset: true,
+      fault: async (hh) => {
+        await hh.redis.kill();
+        await hh.redis.start();
+      },
+    });
+    const [lostFrom, lostTo] = r.lostWindow;
+    for (const c of r.report.clients) {
+      // Only what was committed while Redis was gone and the client not yet reset may be missing.
+      expect({ client: c.client, duplicated: c.duplicated, outOfOrder: c.outOfOrder, unexpected: c.unexpected }).toEqual({
+        client: c.client,
+        duplicated: [],
+        outOfOrder: 0,
+        unexpected: [],
+      });
+      expect(c.missing.filter((s) => s < lostFrom || s >= lostTo), `client ${c.client} missing outside the reset window`).toEqual([]);
+      expect(c.missingAfterLastReset, `client ${c.client}`).toEqual([]);
+      expect(c.resets, `client ${c.client}`).toBeGreaterThanOrEqual(1);
+    }
+    expect(r.complete).toBe(true);
+  });
+
+  it('e. SIGKILL one edge: its clients come back through HAProxy on the others and resume', async () => {
+    const r = await runCase('e. SIGKILL edge', {
+      fault: async (hh) => {
+        await hh.killEdge(0, 'SIGKILL');
+        await hh.lb.waitServer(0, 'DOWN', 5000);
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+    expect(r.report.reconnects).toBeGreaterThan(0);
+  });
+
+  it('f. rolling restart of every edge', async () => {
+    const r = await runCase('f. rolling restart', {
+      harness: { edgeEnv: { NOTIFIER_SHUTDOWN_GRACE_MS: '300' } },
+      fault: async (hh) => {
+        for (let i = 0; i < hh.edges.length; i++) {
+          await hh.killEdge(i, 'SIGTERM');
+          await hh.startEdge(i);
+          await hh.lb.waitServer(i, 'UP', 10_000);
+        }
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+  });
+
+  it('g. black-hole the leader’s PostgreSQL link: detected and failed over within the deadline', async () => {
+    let failoverMs = 0;
+    const r = await runCase('g. blackhole leader link', {
+      harness: { pgProxy: true },
+      fault: async (hh) => {
+        const leader = await hh.leaderIndex();
+        const other = hh.listeners.findIndex((_, i) => i !== leader);
+        const before = hh.listeners[other]!.logs.length;
+        const t0 = Date.now();
+        hh.pgProxy!.blackhole(leader);
+        await hh.listeners[leader]!.waitForEvent('leader:released', 10_000);
+        await hh.listeners[other]!.waitForEvent('leader:listen:success', 15_000, before);
+        failoverMs = Date.now() - t0;
+      },
+    });
+    console.log(`g. failover took ${failoverMs} ms`);
+    expectNoLoss(r);
+    expect(failoverMs).toBeLessThan(10_000);
+  });
+
+  it('h. a tiny pubsub output buffer limit makes Redis drop the edges’ subscribers: they backfill', async () => {
+    const r = await runCase('h. pubsub buffer limit', {
+      // A burst of 200 × 2 KB committed at once: one publish batch that overflows a subscriber's
+      // fixed reply buffer and so its tiny pubsub limit.
+      burst: { at: FAULT_AT + 10, size: 200, padBytes: 2048 },
+      fault: async (hh) => {
+        await hh.redis.config('client-output-buffer-limit', 'pubsub 1kb 0 0');
+        await hh.edges[0]!.waitForEvent('edge:bus:subscribed', 15_000, hh.edges[0]!.logs.findLastIndex((l) => l.event === 'edge:bus:subscribed') + 1);
+        await hh.redis.config('client-output-buffer-limit', 'pubsub 32mb 8mb 60');
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+    // It did bite: edges re-subscribed and backfilled what Redis had dropped.
+    const backfills = r.harness.edges.flatMap((e) => e.logs.filter((l) => l.event === 'edge:backfill:done'));
+    expect(backfills.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Cluster smoke test: 2 listeners, 3 edges behind HAProxy, 20 resilient clients with mixed,
+ * overlapping filters connected through HAProxy; one edge is SIGKILLed while a producer commits
+ * 300 outbox notifications. Its clients reconnect through HAProxy onto the other edges and
+ * resume: every client gets every matching notification exactly once, in order.
+ *
+ *   npm run build && npx vitest run --project cluster test/cluster/smoke.test.ts
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { produce } from '../helpers/producer.js';
+import { expectedSeqs, startFleet, startHarness, type Fleet, type FleetClient, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+let fleet: Fleet | undefined;
+
+afterAll(async () => {
+  await fleet?.stop();
+  await h?.stop();
+});
+
+const COUNT = 300;
+const CLIENTS = 20;
+
+/** Mixed, overlapping filters; a notification matching several of a client's filters arrives once. */
+function filtersFor(i: number): string[] {
+  switch (i % 5) {
+    case 0:
+      return ['all'];
+    case 1:
+      return ['entity_type:seq'];
+    case 2:
+      return ['all', 'entity_type:seq', `entity:seq:${i}`];
+    case 3:
+      return ['notification_type:seq_event', 'entity_type:other'];
+    default: {
+      // Every tenth entity, plus one that never matches.
+      const ids = Array.from({ length: COUNT / 10 }, (_, k) => k * 10 + (i % 10));
+      return [...ids.map((id) => `entity:seq:${id}`), 'entity_type:other'];
+    }
+  }
+}
+
+const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
+
+describe('cluster smoke', () => {
+  it('SIGKILL one edge mid-stream: its clients come back through HAProxy on the others and resume, nothing lost or duplicated', async () => {
+    const t0 = Date.now();
+    h = await startHarness({ listeners: 2, edges: 3 });
+    const harness = h;
+    const tStarted = Date.now();
+    fleet = await startFleet(harness, CLIENTS, filtersFor);
+
+    // Round robin without stickiness: the clients landed on more than one edge.
+    const nodes = await harness.edgeNodes();
+    const spread = fleet.spread();
+    const perEdge = nodes.map((n) => (n === undefined ? 0 : (spread.get(n) ?? 0)));
+    expect(perEdge.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
+    expect(perEdge.filter((n) => n > 0).length).toBeGreaterThan(1);
+
+    const victim = perEdge.indexOf(Math.max(...perEdge));
+    const victimNode = nodes[victim];
+    const onVictim = fleet.clients.filter((c) => c.node === victimNode);
+    expect(onVictim.length).toBeGreaterThan(0);
+
+    await produce({
+      databaseUrl: harness.pg.url,
+      count: COUNT,
+      intervalMs: 15,
+      entityType: 'seq',
+      onSent: async (sent) => {
+        if (sent === 100) await harness.killEdge(victim, 'SIGKILL');
+      },
+    });
+    await harness.lb.waitServer(victim, 'DOWN', 5000);
+    const complete = await fleet.waitForSeqs(expectedFor, 20_000);
+    const report = fleet.report(expectedFor);
+    console.log(`${report.line('cluster smoke, SIGKILL edge', COUNT)} per-edge=${JSON.stringify(perEdge)} victim=${victim} moved=${onVictim.length} (${Date.now() - t0} ms, harness ${tStarted - t0} ms)`);
+    if (!complete || !report.ok) {
+      const bad = report.clients.filter((r) => r.missing.length + r.duplicated.length + r.outOfOrder + r.unexpected.length > 0);
+      console.log(JSON.stringify(bad.slice(0, 5), (k, v: unknown) => (Array.isArray(v) && v.length > 20 ? [...v.slice(0, 20), `…${v.length}`] : v)));
+      console.log(harness.diagnostics());
+    }
+
+    for (const r of report.clients) {
+      expect({ client: r.client, missing: r.missing, duplicated: r.duplicated, outOfOrder: r.outOfOrder, unexpected: r.unexpected }).toEqual({
+        client: r.client,
+        missing: [],
+        duplicated: [],
+        outOfOrder: 0,
+        unexpected: [],
+      });
+    }
+    expect(complete).toBe(true);
+    expect(report.resets).toBe(0);
+
+    // The victim's clients saw the kill (1006), came back on another edge and resumed there.
+    for (const c of onVictim) {
+      expect(c.closeCodes).toContain(1006);
+      expect(c.node).not.toBe(victimNode);
+      expect(c.resumes).toBeGreaterThanOrEqual(1);
+    }
+    // Nobody else was disturbed.
+    for (const c of fleet.clients.filter((x) => !onVictim.includes(x))) expect(c.closeCodes).toEqual([]);
+  });
+});
