@@ -5,17 +5,19 @@
  * Each case injects one fault mid-stream and asserts, per client: nothing missing, nothing
  * duplicated, order kept. Each prints one line: sent/expected/received/missing/duplicated/….
  *
- * One case:  npm run build && npx vitest run --project cluster test/cluster/fault-matrix.test.ts -t "SIGKILL the leader"
+ * One case:  npm run test:cluster -- test/cluster/fault-matrix.test.ts -t "a. SIGKILL the leader"
+ * Longer:    npm run bench:soak
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { produce } from '../helpers/producer.js';
 import { expectedSeqs, startFleet, startHarness, type Fleet, type FleetClient, type Harness, type HarnessOptions } from './harness.js';
 
-const COUNT = 1000;
-const CLIENTS = 50;
-const INTERVAL_MS = 4;
+// bench/soak.sh runs the same matrix longer and wider through these variables.
+const COUNT = Number(process.env['NOTIFIER_MATRIX_COUNT'] ?? 1000);
+const CLIENTS = Number(process.env['NOTIFIER_MATRIX_CLIENTS'] ?? 50);
+const INTERVAL_MS = Number(process.env['NOTIFIER_MATRIX_INTERVAL_MS'] ?? 4);
 /** The fault starts after this many notifications were committed. */
-const FAULT_AT = 300;
+const FAULT_AT = Math.floor(COUNT * 0.3);
 
 let h: Harness | undefined;
 let fleet: Fleet | undefined;
@@ -38,9 +40,11 @@ function filtersFor(i: number): string[] {
       return ['all', 'entity_type:seq', `entity:seq:${i}`];
     case 3:
       return ['notification_type:seq_event', 'entity_type:other'];
-    default:
-      // Every 40th entity (25 filters, under the per-connection limit), plus one that never matches.
-      return [...Array.from({ length: COUNT / 40 }, (_, k) => `entity:seq:${k * 40 + (i % 40)}`), 'entity_type:other'];
+    default: {
+      // 25 entities spread over the run (under the per-connection limit), plus one that never matches.
+      const stride = Math.floor(COUNT / 25);
+      return [...Array.from({ length: 25 }, (_, k) => `entity:seq:${k * stride + (i % stride)}`), 'entity_type:other'];
+    }
   }
 }
 
