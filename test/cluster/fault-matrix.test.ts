@@ -10,7 +10,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { produce } from '../helpers/producer.js';
-import { expectedSeqs, startFleet, startHarness, type Fleet, type FleetClient, type Harness, type HarnessOptions } from './harness.js';
+import { expectedSeqs, mixedFilters, startFleet, startHarness, type Fleet, type FleetClient, type Harness, type HarnessOptions } from './harness.js';
 
 // bench/soak.sh runs the same matrix longer and wider through these variables.
 const COUNT = Number(process.env['NOTIFIER_MATRIX_COUNT'] ?? 1000);
@@ -29,24 +29,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** Mixed, overlapping filters; a notification matching several of a client's filters arrives once. */
-function filtersFor(i: number): string[] {
-  switch (i % 5) {
-    case 0:
-      return ['all'];
-    case 1:
-      return ['entity_type:seq'];
-    case 2:
-      return ['all', 'entity_type:seq', `entity:seq:${i}`];
-    case 3:
-      return ['notification_type:seq_event', 'entity_type:other'];
-    default: {
-      // 25 entities spread over the run (under the per-connection limit), plus one that never matches.
-      const stride = Math.floor(COUNT / 25);
-      return [...Array.from({ length: 25 }, (_, k) => `entity:seq:${k * stride + (i % stride)}`), 'entity_type:other'];
-    }
-  }
-}
+const filtersFor = (i: number) => mixedFilters(i, COUNT);
 
 const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
 

@@ -452,3 +452,25 @@ export function expectedSeqs(filters: readonly string[], count: number, entityTy
   }
   return out;
 }
+
+/**
+ * Mixed, overlapping filters for client `i` of a run of `count` notifications written by
+ * test/helpers/producer.ts (entity_type "seq"): a notification matching several of a client's
+ * filters must still arrive once. 25 single-entity filters at most (under the per-connection limit).
+ */
+export function mixedFilters(i: number, count: number): string[] {
+  switch (i % 5) {
+    case 0:
+      return ['all'];
+    case 1:
+      return ['entity_type:seq'];
+    case 2:
+      return ['all', 'entity_type:seq', `entity:seq:${i}`];
+    case 3:
+      return ['notification_type:seq_event', 'entity_type:other'];
+    default: {
+      const stride = Math.max(1, Math.floor(count / 25));
+      return [...Array.from({ length: Math.min(25, count) }, (_, k) => `entity:seq:${k * stride + (i % stride)}`), 'entity_type:other'];
+    }
+  }
+}

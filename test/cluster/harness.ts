@@ -23,10 +23,11 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
-import { OwnedProcess, freePort, httpGet, metricFrom, run, until } from './system.js';
+import { eventually, withClient } from '../helpers/services.js';
+import { OwnedProcess, freePort, httpGet, metricFrom, run } from './system.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-export { expectedSeqs, startFleet, type ClientReport, type Fleet, type FleetClient, type FleetOptions, type FleetReport } from './fleet.js';
+export { expectedSeqs, mixedFilters, startFleet, type ClientReport, type Fleet, type FleetClient, type FleetOptions, type FleetReport } from './fleet.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const IS_ROOT = process.getuid?.() === 0;
@@ -243,17 +244,6 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return IS_ROOT ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
 /** The port a notifier process listens on; fails fast (with its output) if it exits first. */
 function listening(p: NotifierProcess, name: string, timeoutMs = 20_000): Promise<number> {
   const line = p.waitForLog((l) => l.event === 'edge:listen:success' || l.event === 'listener:http:listening', timeoutMs);
@@ -448,7 +438,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return r.stdout ?? '';
     };
     await pgStart();
-    await withPg(`postgresql://postgres@127.0.0.1:${pgPort}/postgres`, (c) => c.query('CREATE DATABASE notifier'));
+    await withClient(`postgresql://postgres@127.0.0.1:${pgPort}/postgres`, (c) => c.query('CREATE DATABASE notifier'));
     await run(process.execPath, [CLI, 'migrate'], {
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DATABASE_URL: pgUrl, LOG_LEVEL: 'warn' },
       timeoutMs: 60_000,
@@ -463,7 +453,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         await pgStop(mode);
         await pgStart();
       },
-      sql: (text, params = []) => withPg(pgUrl, async (c) => (await c.query(text, params)).rows),
+      sql: (text, params = []) => withClient(pgUrl, async (c) => (await c.query(text, params)).rows),
       logTail: pgLogTail,
     };
 
@@ -606,7 +596,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const byName = new Map(rows.map((r) => r.split(',')).filter((r) => r[0] === 'edges').map((r) => [r[svCol], r[stCol] ?? '?']));
       return edgePorts.map((_, i) => byName.get(`e${i}`) ?? '?');
     };
-    await until(
+    await eventually(
       async () => {
         if (!lbProc?.running) throw new Error('haproxy exited');
         return (await serverStatus()).length === nEdges;
@@ -622,7 +612,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       port: lbPort,
       serverStatus,
       waitServer: async (i, state, timeoutMs = 10_000) => {
-        await until(async () => (await serverStatus())[i] === state, timeoutMs, `haproxy to mark edge ${i} ${state}`);
+        await eventually(async () => (await serverStatus())[i] === state, timeoutMs, `haproxy to mark edge ${i} ${state}`);
       },
       logTail: (n = 30) => lbProc?.tail(n) ?? '',
     };
@@ -648,7 +638,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       listenerHttp,
       leaderIndex: async () => (await leaders())[0] ?? -1,
       waitLeader: async (timeoutMs = 15_000) => {
-        const found = await until(async () => {
+        const found = await eventually(async () => {
           const l = await leaders();
           return l.length === 1 ? l : undefined;
         }, timeoutMs, 'exactly one leader among the running listeners');
@@ -672,7 +662,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
           }),
         ),
       waitAllEdgesReady: async (timeoutMs = 20_000) => {
-        await until(
+        await eventually(
           async () => {
             const ready = await Promise.all(edgePorts.map(async (_, i) => (await httpGet(`${edgeHttp(i)}/ready`))?.status === 200));
             if (!ready.every(Boolean)) return false;
@@ -683,7 +673,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         );
       },
       waitEdgesSeeLeader: async (timeoutMs = 20_000) => {
-        await until(
+        await eventually(
           async () => {
             const seen = await Promise.all(
               edgePorts.map(async (_, i) => {

@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { produce } from '../helpers/producer.js';
-import { expectedSeqs, startFleet, startHarness, type Fleet, type FleetClient, type Harness } from './harness.js';
+import { expectedSeqs, mixedFilters, startFleet, startHarness, type Fleet, type FleetClient, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 let fleet: Fleet | undefined;
@@ -21,24 +21,7 @@ afterAll(async () => {
 const COUNT = 300;
 const CLIENTS = 20;
 
-/** Mixed, overlapping filters; a notification matching several of a client's filters arrives once. */
-function filtersFor(i: number): string[] {
-  switch (i % 5) {
-    case 0:
-      return ['all'];
-    case 1:
-      return ['entity_type:seq'];
-    case 2:
-      return ['all', 'entity_type:seq', `entity:seq:${i}`];
-    case 3:
-      return ['notification_type:seq_event', 'entity_type:other'];
-    default: {
-      // Every tenth entity, plus one that never matches.
-      const ids = Array.from({ length: COUNT / 10 }, (_, k) => k * 10 + (i % 10));
-      return [...ids.map((id) => `entity:seq:${id}`), 'entity_type:other'];
-    }
-  }
-}
+const filtersFor = (i: number) => mixedFilters(i, COUNT);
 
 const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
 

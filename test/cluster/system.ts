@@ -173,22 +173,6 @@ export class OwnedProcess {
   }
 }
 
-/** Polls `check` every 50 ms until it returns a truthy value, or throws after `timeoutMs`. */
-export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** GET with a short timeout; undefined when nothing answers. */
 export async function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; text: string } | undefined> {
   try {
