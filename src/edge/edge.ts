@@ -111,7 +111,17 @@ export class Edge {
   async start(): Promise<void> {
     const { config, logger } = this.opts;
     await new Promise<void>((resolve, reject) => {
-      this.app.listen(config.host, config.port, (token) => {
+      // Exclusive: by default uWS binds with SO_REUSEPORT, so a second process on the same port
+      // would silently share it instead of failing. (The native code takes host, port, options;
+      // 20.30's index.d.ts only types options without a host.)
+      const listen = this.app.listen as unknown as (
+        host: string,
+        port: number,
+        options: number,
+        cb: (token: Uws.us_listen_socket | false) => void,
+      ) => Uws.TemplatedApp;
+      const exclusive = (this.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+      listen.call(this.app, config.host, config.port, exclusive, (token) => {
         if (!token) {
           reject(new Error(`cannot listen on ${config.host}:${config.port} (port in use or not permitted); set PORT to a free port`));
           return;

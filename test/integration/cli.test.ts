@@ -64,6 +64,17 @@ describe('notifier start (standalone, no Redis)', () => {
   });
 });
 
+describe('ports', () => {
+  it('an edge refuses a port another edge already holds (no silent sharing)', async () => {
+    const first = group.spawn(['edge'], { REDIS_URL: serviceUrls().redisUrl });
+    const port = await first.port();
+    const second = run(['edge'], { REDIS_URL: serviceUrls().redisUrl, PORT: String(port), HOST: '127.0.0.1' });
+    expect(second.status).toBe(1);
+    expect(second.stdout).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
+    await first.kill('SIGTERM');
+  });
+});
+
 describe('usage and configuration errors', () => {
   it('prints help', () => {
     const r = run(['--help']);
