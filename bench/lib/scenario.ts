@@ -25,6 +25,11 @@ export interface BenchContext {
   /** Shorter runs (fewer connections, shorter windows) for a quick check; RESULTS.md says so. */
   quick: boolean;
   log(message: string): void;
+  /**
+   * Records a parameter of this run (connections, window, rate, …) for RESULTS.md. Optional, so
+   * a scenario can be run with a context that does not collect them: call it as `ctx.param?.(…)`.
+   */
+  param?(name: string, value: string | number): void;
 }
 
 export interface Scenario {

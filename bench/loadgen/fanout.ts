@@ -1,0 +1,111 @@
+/**
+ * One max-rate fan-out measurement against one subject: connect the clients, drive notifications
+ * in with flow control (producer.ts), and count deliveries at the clients over a fixed window
+ * after a warm-up. Used by the broadcast and selective scenarios.
+ */
+import type { Subject } from '../peers/subject.js';
+import { cpuOf, percentile, sortedCopy } from './measure.js';
+import type { FilterSpec } from './messages.js';
+import { LoadGen } from './pool.js';
+import { maxRate, sleep } from './producer.js';
+
+export interface FanoutOptions {
+  connections: number;
+  filters: FilterSpec;
+  workers: number;
+  sampleEvery: number;
+  warmupMs: number;
+  windowMs: number;
+  /** Notifications in flight beyond the slowest clients (flow control). */
+  flowWindow: number;
+  maxBatch: number;
+  /**
+   * selective: notification seq goes to user seq % connections (one recipient each), flow
+   * control on total frames; broadcast: every notification to everyone, flow control on the
+   * slowest worker's frames per connection.
+   */
+  pattern: 'broadcast' | 'selective';
+  log: (m: string) => void;
+}
+
+export interface FanoutResult {
+  subject: string;
+  connected: number;
+  deliveriesPerSec: number;
+  notificationsPerSec: number;
+  /** Latency of sampled frames in the window (under saturation: mostly queueing). */
+  p50: number;
+  p99: number;
+  /** p50 of the time since the envelope's `timestamp` (notifier: the listener's NOTIFY receipt), ms resolution. */
+  p50SinceStamp: number;
+  samples: number;
+  /** CPU cores used during the window, by process role (the subject's and 'load generator'). */
+  cores: Record<string, number>;
+  /** After the producer stopped: frames received vs expected (sent × recipients), and closes. */
+  delivered: number;
+  expected: number;
+  closed: Record<string, number>;
+}
+
+export async function measureFanout(subject: Subject, o: FanoutOptions): Promise<FanoutResult> {
+  const { load, ready, failed, errors, ms } = await LoadGen.open({
+    host: subject.host,
+    port: subject.port,
+    path: subject.path,
+    mode: subject.mode,
+    connections: o.connections,
+    filters: o.filters,
+    workers: o.workers,
+    sampleEvery: o.sampleEvery,
+  });
+  try {
+    o.log(`${subject.name}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
+    if (ready === 0) throw new Error(`${subject.name}: no connection could be opened: ${errors.join('; ')}`);
+    const perItem = o.pattern === 'broadcast' ? ready : 1;
+    const received = o.pattern === 'broadcast' ? () => load.progress() : () => load.totalProgress();
+    const driver = maxRate(subject, {
+      received,
+      changed: () => load.nextProgress(),
+      window: o.flowWindow,
+      maxBatch: o.maxBatch,
+      userOf: o.pattern === 'selective' ? (seq) => seq % ready : undefined,
+    });
+    await sleep(o.warmupMs);
+    const roles = { ...subject.processes(), 'load generator': load.pids };
+    const cpu = () => Object.fromEntries(Object.entries(roles).map(([role, pids]) => [role, cpuOf(pids)]));
+    const c0 = cpu();
+    const r0 = await load.report(true);
+    const t0 = performance.now();
+    await sleep(o.windowMs);
+    const r1 = await load.report(true);
+    const t1 = performance.now();
+    const c1 = cpu();
+    const sent = await driver.stop();
+    // Let what is in flight arrive, to check nothing was lost.
+    const expected = sent * perItem;
+    let last = await load.report(true);
+    for (let waited = 0; last.frames < expected && waited < 10_000; waited += 200) {
+      await sleep(200);
+      last = await load.report(true);
+    }
+    const secs = (t1 - t0) / 1000;
+    const deliveries = (r1.frames - r0.frames) / secs;
+    const lat = sortedCopy(r1.samples.map((s) => s[0]));
+    return {
+      subject: subject.name,
+      connected: ready,
+      deliveriesPerSec: deliveries,
+      notificationsPerSec: deliveries / perItem,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      p50SinceStamp: percentile(sortedCopy(r1.samples.map((x) => x[2])), 50),
+      samples: lat.length,
+      cores: Object.fromEntries(Object.entries(c1).map(([role, v]) => [role, (v - (c0[role] ?? 0)) / secs])),
+      delivered: last.frames,
+      expected,
+      closed: last.closed,
+    };
+  } finally {
+    await load.close();
+  }
+}

@@ -1,0 +1,75 @@
+/** What the load generator's parent (pool.ts) and its worker processes (worker.ts) say over IPC. */
+
+/** The filters of connection `i` (its index across every worker of one run). */
+export type FilterSpec =
+  /** Every connection subscribes `all`. */
+  | { kind: 'all' }
+  /** `user:<i>` plus `shared` (the same for every connection): a distinct set per connection. */
+  | { kind: 'user'; shared: string[] };
+
+export interface OpenSpec {
+  host: string;
+  port: number;
+  path: string;
+  /** Source address of every connection of this worker (127.0.0.x: one 28k port range each). */
+  localAddress: string;
+  /** Connections firstIndex … firstIndex + count - 1, those that `select` keeps. */
+  firstIndex: number;
+  count: number;
+  /** sampled: only i % sampleEvery === 0 (a probe worker); unsampled: all others; all: every one. */
+  select: 'all' | 'sampled' | 'unsampled';
+  /**
+   * notifier: send `{"type":"subscribe","filter":…}` per filter, wait for welcome + one ack each.
+   * raw: the filters go in the URL (`?topics=a,b`); wait for the server's one ready frame.
+   */
+  mode: 'notifier' | 'raw';
+  filters: FilterSpec;
+  /** Connection i is sampled (frames parsed for `sent_at`) when i % sampleEvery === 0; 0: none. */
+  sampleEvery: number;
+  /** Handshakes in flight at once. */
+  concurrency: number;
+  /** Give up on a connection not ready after this long. */
+  connectTimeoutMs: number;
+}
+
+export type ToWorker =
+  | { t: 'open'; spec: OpenSpec }
+  | { t: 'report'; id: number; drain: boolean }
+  | { t: 'exit' };
+
+export interface WorkerReport {
+  /** Data frames received after each connection was ready (acks excluded), summed. */
+  frames: number;
+  /** Connections ready and still open. */
+  open: number;
+  /** Connections that were ready and then closed, by close code ('none' when the TCP connection just ended). */
+  closed: Record<string, number>;
+  /** [latency ms, sent_at, ms since the envelope's timestamp] of sampled frames since the last drain (capped). */
+  samples: [number, number, number][];
+  samplesDropped: number;
+  /** Frames on sampled connections whose `sent_at` could not be read. */
+  unparsed: number;
+}
+
+export type FromWorker =
+  | { t: 'opened'; ready: number; failed: number; errors: string[]; ms: number }
+  | { t: 'progress'; frames: number; open: number }
+  | ({ t: 'report'; id: number } & WorkerReport);
+
+export function filtersFor(spec: FilterSpec, i: number): string[] {
+  return spec.kind === 'all' ? ['all'] : [`user:${i}`, ...spec.shared];
+}
+
+/** Whether connection i is sampled for latency. */
+export function isSampled(i: number, sampleEvery: number): boolean {
+  return sampleEvery > 0 && i % sampleEvery === 0;
+}
+
+/** The connection indices a worker opens. */
+export function indicesOf(spec: Pick<OpenSpec, 'firstIndex' | 'count' | 'select' | 'sampleEvery'>): number[] {
+  const out: number[] = [];
+  for (let i = spec.firstIndex; i < spec.firstIndex + spec.count; i++) {
+    if (spec.select === 'all' || (spec.select === 'sampled') === isSampled(i, spec.sampleEvery)) out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,217 @@
+/**
+ * One load-generator process (forked by pool.ts): holds up to a few thousand WebSocket
+ * connections on raw `net` sockets, counts the frames each receives, and parses only the frames
+ * of sampled connections (for `sent_at` → latency). All sockets read into one shared buffer, so
+ * receiving allocates nothing per read.
+ */
+import net from 'node:net';
+import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, envelopeTime, monoMs, sentAt, textFrame, upgradeRequest, type FrameSink } from './frames.js';
+import { filtersFor, indicesOf, isSampled, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
+
+const SHARED = Buffer.allocUnsafe(256 * 1024);
+const MAX_SAMPLES = 200_000;
+
+let totalFrames = 0;
+let openConns = 0;
+const closed: Record<string, number> = {};
+let samples: [number, number, number][] = [];
+let samplesDropped = 0;
+let unparsed = 0;
+const conns: Conn[] = [];
+
+function send(msg: FromWorker): void {
+  process.send?.(msg);
+}
+
+const enum State {
+  Handshake,
+  Subscribing,
+  Ready,
+  Closed,
+}
+
+class Conn implements FrameSink {
+  state = State.Handshake;
+  private hs = '';
+  private readonly reader: FrameReader;
+  private awaiting: number;
+  private closeCode = 'none';
+  readonly sock: net.Socket;
+  private settle: ((err?: string) => void) | undefined;
+
+  constructor(
+    private readonly spec: OpenSpec,
+    private readonly filters: string[],
+    private readonly sampled: boolean,
+    done: (err?: string) => void,
+  ) {
+    this.settle = done;
+    // welcome + one ack per filter (notifier), or the raw server's one ready frame.
+    this.awaiting = spec.mode === 'notifier' ? 1 + filters.length : 1;
+    this.reader = new FrameReader(this, sampled);
+    const path = spec.mode === 'raw' ? `${spec.path}?topics=${encodeURIComponent(filters.join(','))}` : spec.path;
+    this.sock = net.connect({
+      host: spec.host,
+      port: spec.port,
+      localAddress: spec.localAddress,
+      noDelay: true,
+      onread: { buffer: SHARED, callback: (n: number) => this.onBytes(n) },
+    });
+    this.sock.on('connect', () => this.sock.write(upgradeRequest(spec.host, spec.port, path)));
+    this.sock.on('error', (err) => this.fail(err.message));
+    this.sock.on('close', () => this.onClose());
+  }
+
+  private onBytes(n: number): boolean {
+    let chunk = SHARED.subarray(0, n);
+    if (this.state === State.Handshake) {
+      this.hs += chunk.toString('latin1');
+      const end = this.hs.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (this.hs.length > 8192) this.fail('upgrade response too long');
+        return true;
+      }
+      if (!this.hs.startsWith('HTTP/1.1 101')) {
+        this.fail(`upgrade refused: ${this.hs.slice(0, this.hs.indexOf('\r\n'))}`);
+        return true;
+      }
+      const rest = Buffer.byteLength(this.hs, 'latin1') - (end + 4);
+      chunk = chunk.subarray(chunk.length - rest);
+      this.hs = '';
+      this.state = State.Subscribing;
+      if (this.spec.mode === 'notifier') {
+        for (const f of this.filters) this.sock.write(textFrame(JSON.stringify({ type: 'subscribe', filter: f })));
+      }
+      if (chunk.length === 0) return true;
+    }
+    this.reader.collect = this.sampled || this.state !== State.Ready;
+    this.reader.feed(chunk);
+    return true;
+  }
+
+  onFrame(_opcode: number, payload: Buffer | undefined): void {
+    if (this.state !== State.Ready) {
+      if (this.state !== State.Subscribing) return;
+      const text = payload?.toString('utf8') ?? '';
+      if (text.includes('"type":"error"')) {
+        this.fail(`server error: ${text.slice(0, 200)}`);
+        return;
+      }
+      if (--this.awaiting === 0) {
+        this.state = State.Ready;
+        this.reader.collect = this.sampled;
+        openConns++;
+        this.settle?.();
+        this.settle = undefined;
+      }
+      return;
+    }
+    totalFrames++;
+    if (this.sampled && payload) {
+      const at = sentAt(payload);
+      if (Number.isNaN(at)) unparsed++;
+      else if (samples.length < MAX_SAMPLES) samples.push([monoMs() - at, at, Date.now() - envelopeTime(payload)]);
+      else samplesDropped++;
+    }
+  }
+
+  onControl(opcode: number, payload: Buffer): void {
+    if (opcode === OP_PING) {
+      if (this.state !== State.Closed) this.sock.write(clientFrame(OP_PONG, payload));
+    } else if (opcode === OP_CLOSE) {
+      this.closeCode = payload.length >= 2 ? String(payload.readUInt16BE(0)) : 'empty';
+      this.sock.destroy();
+    }
+  }
+
+  private fail(why: string): void {
+    if (this.settle) {
+      this.settle(why);
+      this.settle = undefined;
+    }
+    this.sock.destroy();
+  }
+
+  private onClose(): void {
+    if (this.state === State.Ready) {
+      openConns--;
+      closed[this.closeCode] = (closed[this.closeCode] ?? 0) + 1;
+    }
+    this.state = State.Closed;
+    if (this.settle) this.fail('connection closed before it was ready');
+  }
+}
+
+async function openAll(spec: OpenSpec): Promise<void> {
+  const started = Date.now();
+  const indices = indicesOf(spec);
+  let next = 0;
+  let ready = 0;
+  let failed = 0;
+  const errors = new Map<string, number>();
+  const one = (): Promise<void> | undefined => {
+    if (next >= indices.length) return undefined;
+    const i = indices[next++] as number;
+    const sampled = isSampled(i, spec.sampleEvery);
+    return new Promise<void>((resolve) => {
+      let conn: Conn | undefined = undefined;
+      const timer = setTimeout(() => finish('not ready in time'), spec.connectTimeoutMs);
+      function finish(err?: string): void {
+        clearTimeout(timer);
+        if (err === undefined) {
+          ready++;
+        } else {
+          failed++;
+          errors.set(err, (errors.get(err) ?? 0) + 1);
+          conn?.sock.destroy();
+        }
+        resolve();
+      }
+      let settled = false;
+      conn = new Conn(spec, filtersFor(spec.filters, i), sampled, (err) => {
+        if (settled) return;
+        settled = true;
+        finish(err);
+      });
+      conns.push(conn);
+    }).then(() => one());
+  };
+  const lanes: Promise<void>[] = [];
+  for (let k = 0; k < spec.concurrency; k++) {
+    const p = one();
+    if (p) lanes.push(p);
+  }
+  await Promise.all(lanes);
+  send({ t: 'opened', ready, failed, errors: [...errors].map(([e, n]) => `${n}× ${e}`), ms: Date.now() - started });
+}
+
+function report(id: number, drain: boolean): void {
+  const r: WorkerReport = { frames: totalFrames, open: openConns, closed: { ...closed }, samples, samplesDropped, unparsed };
+  if (drain) {
+    samples = [];
+    samplesDropped = 0;
+  }
+  send({ t: 'report', id, ...r });
+}
+
+let lastProgress = -1;
+setInterval(() => {
+  if (totalFrames === lastProgress) return;
+  lastProgress = totalFrames;
+  send({ t: 'progress', frames: totalFrames, open: openConns });
+}, 10);
+
+process.on('message', (msg: ToWorker) => {
+  switch (msg.t) {
+    case 'open':
+      void openAll(msg.spec);
+      break;
+    case 'report':
+      report(msg.id, msg.drain);
+      break;
+    case 'exit':
+      process.exit(0);
+  }
+});
+// The parent is gone (or closed the channel): the kernel closes every socket with the process.
+process.on('disconnect', () => process.exit(0));
