@@ -39,9 +39,13 @@ export interface EdgeOptions {
   stats?: () => Record<string, unknown>;
 }
 
+/**
+ * Per-connection state, kept small (one per socket): a sequence number rather than an id string,
+ * and filters in a plain array (at most maxSubscriptions, usually a handful).
+ */
 interface Conn {
-  id: string;
-  filters: Set<string>;
+  seq: number;
+  filters: string[];
   topic: string | null;
   windowStart: number;
   windowCount: number;
@@ -221,8 +225,8 @@ export class Edge {
           return replyJson(res, '503 Service Unavailable', { error: 'edge is at its connection limit; retry later' });
         }
         const conn: Conn = {
-          id: `${this.nodeId}-${(++this.clientSeq).toString(36)}`,
-          filters: new Set(),
+          seq: ++this.clientSeq,
+          filters: [],
           topic: null,
           windowStart: 0,
           windowCount: 0,
@@ -242,7 +246,7 @@ export class Edge {
         this.conns.add(ws);
         metrics.connects.inc({ transport: 'ws' });
         metrics.connections.inc({ transport: 'ws' });
-        ws.send(welcomeMessage(ws.getUserData().id, { epoch: this.feed.epoch, offset: this.feed.lastOffset || undefined }), false);
+        ws.send(welcomeMessage(this.clientId(ws.getUserData()), { epoch: this.feed.epoch, offset: this.feed.lastOffset || undefined }), false);
       },
       message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
       drain: (ws) => this.wakeReplay(ws.getUserData()),
@@ -252,7 +256,7 @@ export class Edge {
         this.wakeReplay(conn);
         if (conn.topic !== null) this.index.release(conn.topic);
         for (const f of conn.filters) metrics.subscriptions.dec({ kind: filterKind(f) });
-        this.subscriptionCount -= conn.filters.size;
+        this.subscriptionCount -= conn.filters.length;
         metrics.connections.dec({ transport: 'ws' });
         metrics.disconnects.inc({ code: String(code) });
       },
@@ -306,11 +310,11 @@ export class Edge {
         return;
       case 'subscribe':
         conn.started = true;
-        if (!conn.filters.has(msg.filter)) {
-          if (conn.filters.size >= config.maxSubscriptions) {
+        if (!conn.filters.includes(msg.filter)) {
+          if (conn.filters.length >= config.maxSubscriptions) {
             return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
           }
-          conn.filters.add(msg.filter);
+          conn.filters.push(msg.filter);
           this.subscriptionCount += 1;
           metrics.subscriptions.inc({ kind: filterKind(msg.filter) });
           this.moveTopic(ws, conn);
@@ -319,7 +323,8 @@ export class Edge {
         return;
       case 'unsubscribe':
         conn.started = true;
-        if (conn.filters.delete(msg.filter)) {
+        if (conn.filters.includes(msg.filter)) {
+          conn.filters.splice(conn.filters.indexOf(msg.filter), 1);
           this.subscriptionCount -= 1;
           metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
           this.moveTopic(ws, conn);
@@ -335,10 +340,10 @@ export class Edge {
         }
         conn.started = true;
         for (const f of msg.filters) {
-          conn.filters.add(f);
+          conn.filters.push(f);
           metrics.subscriptions.inc({ kind: filterKind(f) });
         }
-        this.subscriptionCount += conn.filters.size;
+        this.subscriptionCount += conn.filters.length;
         this.resume(ws, conn, msg.epoch, msg.offset);
         return;
     }
@@ -406,7 +411,7 @@ export class Edge {
       this.index.release(conn.topic);
       conn.topic = null;
     }
-    if (conn.filters.size > 0) {
+    if (conn.filters.length > 0) {
       conn.topic = this.index.acquire(conn.filters);
       ws.subscribe(conn.topic);
     }
@@ -416,6 +421,11 @@ export class Edge {
     // Any call on a closed uWS socket throws; `conns` holds exactly the open ones.
     if (!this.conns.has(ws)) return;
     ws.end(code, reason);
+  }
+
+  /** The client_id sent in welcome: this edge's node id and the connection's sequence number. */
+  private clientId(conn: Conn): string {
+    return `${this.nodeId}-${conn.seq.toString(36)}`;
   }
 
   /**
@@ -436,7 +446,7 @@ export class Edge {
       const buffered = ws.getBufferedAmount();
       if (buffered > config.maxBackpressureBytes) {
         metrics.slowConsumerCloses.inc();
-        logger.debug({ event: 'edge:connection:slow', client: ws.getUserData().id, buffered }, 'closing a slow consumer');
+        logger.debug({ event: 'edge:connection:slow', client: this.clientId(ws.getUserData()), buffered }, 'closing a slow consumer');
         ws.end(CloseCode.SlowConsumer, 'slow consumer: outbound buffer limit reached');
       }
     }

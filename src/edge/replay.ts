@@ -25,7 +25,7 @@ export interface ReplaySource {
 export interface ReplayTarget {
   isOpen(): boolean;
   /** The connection's current filters (may change while the replay runs). */
-  filters: ReadonlySet<string>;
+  filters: readonly string[];
   send(frame: BusNotification['frame']): void;
   bufferedAmount(): number;
   /** Resolves when the send buffer drained (or the connection closed). */

@@ -81,10 +81,10 @@ export function routingKeys(n: RoutingFields): string[] {
   return keys;
 }
 
-/** Reference matcher (the edge uses an index instead; tests check both agree). */
-export function matches(filters: ReadonlySet<string>, keys: readonly string[]): boolean {
-  if (filters.has(ALL)) return true;
-  return keys.some((k) => filters.has(k));
+/** Reference matcher (the edge routes live notifications through an index; tests check both agree). */
+export function matches(filters: ReadonlySet<string> | readonly string[], keys: readonly string[]): boolean {
+  const has = Array.isArray(filters) ? (k: string) => filters.includes(k) : (k: string) => (filters as ReadonlySet<string>).has(k);
+  return has(ALL) || keys.some(has);
 }
 
 export function filterKind(filter: string): FilterKind {

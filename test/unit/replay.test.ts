@@ -17,7 +17,7 @@ function harness(filters: string[]) {
   let live = '';
   const received: number[] = [];
   let isLive = false;
-  const f = new Set(filters);
+  const f = filters;
   const ofFrame = (frame: BusNotification['frame']) => JSON.parse(String(frame)).entity_id as number;
   void bus.subscribe({
     onNotification: (n) => {
