@@ -1,8 +1,10 @@
 /** The scenarios `npm run bench` runs, in this order (bench/run.ts). */
 import type { Scenario } from '../lib/scenario.js';
 import { broadcast } from './broadcast.js';
+import { failover } from './failover.js';
 import { latency } from './latency.js';
 import { rss } from './rss.js';
 import { selective } from './selective.js';
+import { source } from './source.js';
 
-export const scenarios: Scenario[] = [broadcast, latency, rss, selective];
+export const scenarios: Scenario[] = [broadcast, latency, rss, selective, source, failover];

@@ -77,15 +77,21 @@ export class Publisher {
     this.flushing = true;
     try {
       while (this.active && this.queue.length > 0) {
-        const batch = this.queue.slice(0, this.opts.batchSize);
+        // The batch is taken when the lane is free, not before waiting for it: whatever arrived
+        // meanwhile (the rest of a socket read, an outbox batch's duration) goes out together.
+        let taken = 0;
         try {
-          await this.serial(() => this.send(batch));
+          await this.serial(() => {
+            const batch = this.queue.slice(0, this.opts.batchSize);
+            taken = batch.length;
+            return this.send(batch);
+          });
         } catch (err) {
           this.scheduleRetry(err as Error);
           return;
         }
         // Only now remove them: a failed batch is retried in full (the bus dedupes by id).
-        this.queue.splice(0, batch.length);
+        this.queue.splice(0, taken);
         this.failures = 0;
       }
     } finally {

@@ -52,6 +52,26 @@ describe('Publisher', () => {
     expect(bus.batches.flat()).toEqual(Array.from({ length: 120 }, (_, i) => `p${i}`));
   });
 
+  it('takes the batch when the lane is free: what queued while another publish held it goes out together', async () => {
+    const { bus, publisher, delivered } = setup();
+    publisher.start();
+    // An outbox batch holds the lane while plain notifications arrive one by one.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const original = bus.publish.bind(bus);
+    bus.publish = async (items) => {
+      if (items[0]?.id === 'outbox') await gate;
+      return original(items);
+    };
+    const outbox = publisher.publishNow([item('outbox')]);
+    publisher.enqueue(item('first'));
+    for (let i = 0; i < 99; i++) publisher.enqueue(item(`more${i}`));
+    release();
+    await outbox;
+    await until(() => delivered.length === 101);
+    expect(bus.batches.map((b) => b.length)).toEqual([1, 100]);
+  });
+
   it('retries a failed batch in full and in order', async () => {
     const { bus, publisher, delivered } = setup();
     publisher.start();
