@@ -41,15 +41,8 @@ export interface LoadOptions {
   connectTimeoutMs?: number;
 }
 
-export interface LoadReport {
-  frames: number;
-  open: number;
-  closed: Record<string, number>;
-  /** Latency samples [ms, sent_at, ms since envelope timestamp] since the last drain, every worker's. */
-  samples: [number, number, number][];
-  samplesDropped: number;
-  unparsed: number;
-}
+/** The workers' reports summed (same shape as one worker's). */
+export type LoadReport = WorkerReport;
 
 interface Worker {
   child: ChildProcess;
