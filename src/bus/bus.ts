@@ -87,5 +87,3 @@ export interface Bus {
   leaderHeartbeatAt(): Promise<number | null>;
   close(): Promise<void>;
 }
-
-export const EMPTY_OFFSET = '0-0';

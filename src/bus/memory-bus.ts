@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { frameWithOffset } from '../protocol/envelope.js';
-import { compareOffsets } from '../protocol/offsets.js';
-import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
+import { compareOffsets, ZERO_OFFSET } from '../protocol/offsets.js';
+import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 
 export interface MemoryBusOptions {
   /** Notifications kept for history (and dedupe). */
@@ -20,7 +20,7 @@ export class MemoryBus implements Bus {
   private readonly retention: number;
   private lastMs = 0;
   private seq = 0;
-  private last = EMPTY_OFFSET;
+  private last = ZERO_OFFSET;
   private lastHeartbeat: number | null = null;
 
   constructor(opts: MemoryBusOptions = {}) {

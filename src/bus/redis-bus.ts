@@ -8,7 +8,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { maskUrl } from '../config/load-config.js';
-import { EMPTY_OFFSET, type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
+import { ZERO_OFFSET } from '../protocol/offsets.js';
+import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 import { HEARTBEAT_LUA, PUBLISH_BATCH_LUA } from './redis-scripts.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
 import { decodeStreamEntry, decodeWire, metaFragment } from './wire.js';
@@ -82,7 +83,7 @@ export class RedisBus implements Bus {
       this.cmd.get(this.keys.epoch),
       this.cmd.xrevrange(this.keys.stream, '+', '-', 'COUNT', 1),
     ]);
-    return { epoch, last: newest[0]?.[0] ?? EMPTY_OFFSET };
+    return { epoch, last: newest[0]?.[0] ?? ZERO_OFFSET };
   }
 
   async readAfter(after: string, count: number): Promise<HistoryPage> {

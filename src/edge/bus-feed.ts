@@ -89,8 +89,9 @@ export class BusFeed {
     return this.backfilling;
   }
 
-  heartbeatAgeMs(): number {
-    return this.lastHeartbeatAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastHeartbeatAt;
+  /** Milliseconds since the last leader heartbeat, or null before the first. */
+  heartbeatAgeMs(): number | null {
+    return this.lastHeartbeatAt === 0 ? null : Date.now() - this.lastHeartbeatAt;
   }
 
   private onNotification(n: BusNotification): void {

@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { filterKind } from '../protocol/filters.js';
+import { ZERO_OFFSET } from '../protocol/offsets.js';
 import {
   ErrorCode,
   PONG,
@@ -173,7 +174,7 @@ export class Edge {
       backfilling: this.feed.isBackfilling,
       leader_heartbeat: this.feed.health,
       leader: this.feed.lastHeartbeat?.leader ?? null,
-      leader_heartbeat_age_ms: this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() : null,
+      leader_heartbeat_age_ms: this.feed.heartbeatAgeMs(),
       epoch: this.feed.epoch ?? null,
       last_offset: this.feed.lastOffset || null,
       ...this.opts.stats?.(),
@@ -269,14 +270,14 @@ export class Edge {
         bus_subscribed: this.feed.isSubscribed,
         backfilling: this.feed.isBackfilling,
         leader_heartbeat: this.feed.health,
-        leader_heartbeat_age_ms: this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() : null,
+        leader_heartbeat_age_ms: this.feed.heartbeatAgeMs(),
         draining: this.draining,
       });
     });
     this.app.get('/stats', (res) => replyJson(res, '200 OK', this.stats()));
     this.app.get('/metrics', (res) =>
       replyAsync(res, async () => {
-        metrics.busHeartbeatAge.set(this.feed.lastHeartbeatAt ? this.feed.heartbeatAgeMs() / 1000 : -1);
+        metrics.busHeartbeatAge.set((this.feed.heartbeatAgeMs() ?? -1000) / 1000);
         return { status: '200 OK', type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       }),
     );
@@ -392,7 +393,7 @@ export class Edge {
   /** Tells the client its history is gone and puts it live from the edge's current offset. */
   private reset(ws: Uws.WebSocket<Conn>, conn: Conn, reason: 'epoch' | 'expired'): void {
     conn.replaying = false;
-    ws.send(resetMessage(reason, this.feed.epoch ?? '', this.feed.lastOffset || '0-0'), false);
+    ws.send(resetMessage(reason, this.feed.epoch ?? '', this.feed.lastOffset || ZERO_OFFSET), false);
     this.moveTopic(ws, conn);
     this.opts.metrics.resumes.inc({ outcome: 'reset' });
   }

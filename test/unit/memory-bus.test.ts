@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EMPTY_OFFSET, type BusHandler, type BusHeartbeat, type BusNotification, type PublishItem } from '../../src/bus/bus.js';
+import { type BusHandler, type BusHeartbeat, type BusNotification, type PublishItem } from '../../src/bus/bus.js';
+import { ZERO_OFFSET } from '../../src/protocol/offsets.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { envelopeFromValue, frameHead } from '../../src/protocol/envelope.js';
 
@@ -43,8 +44,8 @@ function compareOffsets(a: string, b: string): number {
 describe('MemoryBus', () => {
   it('starts empty: position has its epoch and the empty offset', async () => {
     const bus = new MemoryBus();
-    expect(await bus.position()).toEqual({ epoch: bus.epoch, last: EMPTY_OFFSET });
-    expect(EMPTY_OFFSET).toBe('0-0');
+    expect(await bus.position()).toEqual({ epoch: bus.epoch, last: ZERO_OFFSET });
+    expect(ZERO_OFFSET).toBe('0-0');
     expect(bus.epoch).toMatch(/^[0-9a-f-]{36}$/);
     expect(new MemoryBus().epoch).not.toBe(bus.epoch);
   });
@@ -88,7 +89,7 @@ describe('MemoryBus', () => {
 
     for (const r of [a, b]) {
       expect(r.notifications.map((n) => n.offset)).toEqual(offsets);
-      expect(r.notifications.map((n) => n.prev)).toEqual([EMPTY_OFFSET, offsets[0], offsets[1]]);
+      expect(r.notifications.map((n) => n.prev)).toEqual([ZERO_OFFSET, offsets[0], offsets[1]]);
       expect(r.notifications.map((n) => (JSON.parse(String(n.frame)) as { payload: { n: number } }).payload.n)).toEqual([1, 2, 3]);
     }
   });
@@ -154,7 +155,7 @@ describe('MemoryBus', () => {
     await bus.subscribe(b);
     vi.spyOn(Date, 'now').mockReturnValue(5000);
     await bus.heartbeat('leader-1');
-    expect(a.heartbeats).toEqual([{ epoch: bus.epoch, last: EMPTY_OFFSET, leader: 'leader-1', at: 5000 }]);
+    expect(a.heartbeats).toEqual([{ epoch: bus.epoch, last: ZERO_OFFSET, leader: 'leader-1', at: 5000 }]);
     const [o] = await bus.publish([item('p')]);
     await bus.heartbeat('leader-2');
     expect(a.heartbeats[1]).toEqual({ epoch: bus.epoch, last: o, leader: 'leader-2', at: 5000 });
@@ -168,13 +169,13 @@ describe('MemoryBus', () => {
     await bus.subscribe(r);
     const [o] = await bus.publish([item('after')]);
     expect(r.notifications.map((n) => n.offset)).toEqual([o]);
-    expect(r.notifications[0]?.prev).not.toBe(EMPTY_OFFSET);
+    expect(r.notifications[0]?.prev).not.toBe(ZERO_OFFSET);
   });
 
   it('publishing an empty batch returns no offsets and changes nothing', async () => {
     const bus = new MemoryBus();
     expect(await bus.publish([])).toEqual([]);
-    expect((await bus.position()).last).toBe(EMPTY_OFFSET);
+    expect((await bus.position()).last).toBe(ZERO_OFFSET);
   });
 
   it('close stops delivery to subscribers', async () => {
