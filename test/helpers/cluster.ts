@@ -2,7 +2,7 @@
  * A notifier cluster of real processes on the shared PostgreSQL and Redis, isolated by a fresh
  * database and a unique Redis prefix / lock id.
  */
-import { createTestDatabase, serviceUrls, uniqueName, type TestDatabase } from './services.js';
+import { createTestDatabase, eventually, serviceUrls, uniqueName, type TestDatabase } from './services.js';
 import { ProcessGroup, type NotifierProcess } from './processes.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -64,15 +64,30 @@ export async function createCluster(opts: { migrate?: boolean; env?: Record<stri
   return cluster;
 }
 
-/** Waits until the process' /ready answers 200. */
+/** Waits until the process' /ready answers 200 (a timeout names the last answer). */
 export async function waitReady(http: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await fetch(`${http}/ready`).catch(() => undefined);
-    if (res?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${http}/ready not 200 within ${timeoutMs} ms (last: ${res?.status} ${await res?.text()})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(
+    async () => {
+      const res = await fetch(`${http}/ready`);
+      if (res.status !== 200) throw new Error(`last: ${res.status} ${await res.text()}`);
+      return true;
+    },
+    timeoutMs,
+    `${http}/ready to answer 200`,
+  );
+}
+
+/**
+ * One listener leading and one edge ready that has heard it: the common start of a pipeline
+ * test (plain NOTIFYs are only heard once a leader listens).
+ */
+export async function startPipeline(cluster: Cluster): Promise<{ listener: NotifierProcess; edge: { proc: NotifierProcess; url: string; http: string } }> {
+  const listener = cluster.startListener();
+  await listener.waitForEvent('leader:listen:success');
+  const edge = await cluster.startEdge();
+  await waitReady(edge.http);
+  await waitLeaderSeen(edge.http);
+  return { listener, edge };
 }
 
 /** Reads one gauge/counter value from a /metrics page. */
@@ -84,11 +99,13 @@ export async function metricValue(http: string, name: string): Promise<number | 
 
 /** Waits until an edge has heard the leader's heartbeat (its /stats names the leader). */
 export async function waitLeaderSeen(http: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const stats = (await (await fetch(`${http}/stats`)).json().catch(() => ({}))) as Record<string, unknown>;
-    if (stats['leader_heartbeat'] === 'fresh' && stats['leader'] !== null) return;
-    if (Date.now() > deadline) throw new Error(`${http} heard no leader heartbeat within ${timeoutMs} ms: ${JSON.stringify(stats)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(
+    async () => {
+      const stats = (await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>;
+      if (stats['leader_heartbeat'] !== 'fresh' || stats['leader'] === null) throw new Error(`stats: ${JSON.stringify(stats)}`);
+      return true;
+    },
+    timeoutMs,
+    `${http} to hear the leader heartbeat`,
+  );
 }

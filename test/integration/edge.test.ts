@@ -56,6 +56,14 @@ async function startEdge(bus: Bus, env: Record<string, string> = {}) {
   return r;
 }
 
+/** A client of the edge subscribed to `filter`, closed after the test. */
+async function subscribedClient(r: Awaited<ReturnType<typeof startEdge>>, filter: string): Promise<TestClient> {
+  const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+  r.clients.push(c);
+  await c.subscribe(filter);
+  return c;
+}
+
 const readyStatus = async (http: string) => (await fetch(`${http}/ready`)).status;
 const stats = async (http: string) => (await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>;
 const counter = async (m: Metrics, name: keyof Metrics) => ((await (m[name] as { get(): Promise<{ values: { value: number }[] }> }).get()).values[0]?.value ?? 0);
@@ -109,9 +117,7 @@ describe('offset gaps', () => {
   it('backfills a gap in the middle of the stream: the client gets everything, in order, once', async () => {
     const bus = new LossyBus();
     const r = await startEdge(bus);
-    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
-    r.clients.push(c);
-    await c.subscribe('all');
+    const c = await subscribedClient(r, 'all');
     await bus.publish([item(1)]);
     bus.dropNotifications = 2;
     await bus.publish([item(2), item(3), item(4), item(5)]);
@@ -127,9 +133,7 @@ describe('offset gaps', () => {
   it('backfills a gap at the tail, found through the heartbeat', async () => {
     const bus = new LossyBus();
     const r = await startEdge(bus);
-    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
-    r.clients.push(c);
-    await c.subscribe('all');
+    const c = await subscribedClient(r, 'all');
     await bus.publish([item(1)]);
     bus.dropNotifications = 1;
     await bus.publish([item(2)]);
@@ -141,18 +145,14 @@ describe('offset gaps', () => {
   it('closes connections with 4003 when the missed notifications left the history', async () => {
     const bus = new LossyBus({ retention: 3 });
     const r = await startEdge(bus);
-    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
-    r.clients.push(c);
-    await c.subscribe('all');
+    const c = await subscribedClient(r, 'all');
     await bus.publish([item(1)]);
     bus.dropNotifications = 5;
     await bus.publish([2, 3, 4, 5, 6, 7].map((i) => item(i)));
     expect(await c.closed()).toBe(4003);
     expect(await counter(r.metrics, 'resyncs')).toBe(1);
     // The edge carries on live.
-    const d = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
-    r.clients.push(d);
-    await d.subscribe('all');
+    const d = await subscribedClient(r, 'all');
     await bus.publish([item(8)]);
     await d.waitForNotifications(1);
     expect(ids(d)).toEqual([8]);
@@ -163,9 +163,7 @@ describe('slow consumers', () => {
   it('closes a client that stops reading with 4001, while a reading client gets everything', async () => {
     const bus = new MemoryBus({ retention: 100 });
     const r = await startEdge(bus, { NOTIFIER_MAX_BACKPRESSURE_BYTES: '65536', NOTIFIER_SLOW_CONSUMER_CHECK_MS: '10' });
-    const good = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
-    r.clients.push(good);
-    await good.subscribe('all');
+    const good = await subscribedClient(r, 'all');
     const slow = await rawSubscriber(r.edge.port, 'all');
     r.sockets.push(slow.socket);
     await eventually(async () => (await stats(r.http))['total_subscriptions'] === 2, 5000, 'both subscribed');

@@ -2,7 +2,7 @@
  * Leader election and fail-over with real listener processes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCluster, metricValue, waitReady, type Cluster } from '../helpers/cluster.js';
+import { createCluster, metricValue, startPipeline, waitReady, type Cluster } from '../helpers/cluster.js';
 import { produce, sequenceReport } from '../helpers/producer.js';
 import { eventually } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -126,11 +126,8 @@ describe('leader election', () => {
 
   it('reconnects after pg_terminate_backend, and outbox notifications written meanwhile arrive', async () => {
     cluster = await createCluster();
-    const listener = cluster.startListener();
+    const { listener, edge } = await startPipeline(cluster);
     const listenerHttp = `http://127.0.0.1:${await listener.port()}`;
-    await listener.waitForEvent('leader:listen:success');
-    const edge = await cluster.startEdge();
-    await waitReady(edge.http);
     const c = await subscribedClient(edge.url, 'entity_type:term');
 
     const before = listener.logs.length;

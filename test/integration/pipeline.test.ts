@@ -3,7 +3,7 @@
  * `notifier edge` → WebSocket clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, metricValue, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
+import { createCluster, metricValue, startPipeline, type Cluster } from '../helpers/cluster.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 let cluster: Cluster;
@@ -27,12 +27,9 @@ async function barrier(c: TestClient, filterEntityType: string): Promise<void> {
 
 beforeAll(async () => {
   cluster = await createCluster();
-  const listener = cluster.startListener();
-  listenerHttp = `http://127.0.0.1:${await listener.port()}`;
-  await listener.waitForEvent('leader:listen:success');
-  edge = await cluster.startEdge();
-  await waitReady(edge.http);
-  await waitLeaderSeen(edge.http);
+  const started = await startPipeline(cluster);
+  edge = started.edge;
+  listenerHttp = `http://127.0.0.1:${await started.listener.port()}`;
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
-import { createCluster, metricValue, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
+import { createCluster, metricValue, startPipeline, waitReady, type Cluster } from '../helpers/cluster.js';
 import { produce, sequenceReport } from '../helpers/producer.js';
 import { eventually, serviceUrls } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -35,11 +35,7 @@ async function killSubscribers(prefix: string): Promise<number> {
 
 it('a killed Redis subscription is re-established and backfilled: nothing lost, nothing doubled', async () => {
   cluster = await createCluster();
-  const listener = cluster.startListener();
-  await listener.waitForEvent('leader:listen:success');
-  const edge = await cluster.startEdge();
-  await waitReady(edge.http);
-  await waitLeaderSeen(edge.http);
+  const { edge } = await startPipeline(cluster);
   const c = await TestClient.connect(edge.url);
   clients.push(c);
   await c.subscribe('entity_type:heal');
