@@ -1,9 +1,10 @@
 /**
  * The edge role: a uWebSockets.js server that fans bus notifications out to WebSocket clients.
  *
- * Routing: each connection's filter set is one uWS topic (see FilterIndex); a notification is
- * published once per matching topic, as the frame the listener serialized — no JSON work and no
- * JavaScript loop per recipient.
+ * Routing: each connection subscribes to one uWS topic per filter, shared with every connection
+ * whose filter set starts the same way (see FilterIndex); a notification is published once per
+ * matching topic, as the frame the listener serialized — no JSON work and no JavaScript loop per
+ * recipient.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusNotification } from '../bus/bus.js';
@@ -47,7 +48,8 @@ export interface EdgeOptions {
 interface Conn {
   seq: number;
   filters: string[];
-  topic: string | null;
+  /** The uWS topics it is subscribed to (FilterIndex.acquire). */
+  topics: readonly string[];
   windowStart: number;
   windowCount: number;
   /** True while missed notifications are replayed; the connection joins its topic after. */
@@ -67,6 +69,7 @@ const REPLAY_CHUNK = 200;
  * sweep, at this hard cap, so memory stays bounded either way.
  */
 const HARD_BACKPRESSURE_FACTOR = 4;
+const NO_TOPICS: readonly string[] = [];
 
 export class Edge {
   readonly nodeId = randomUUID().slice(0, 8);
@@ -185,7 +188,7 @@ export class Edge {
   private route(n: BusNotification): void {
     const { metrics } = this.opts;
     const topics = this.index.topicsFor(n.keys);
-    if (topics.size === 0) return;
+    if (topics.length === 0) return;
     const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
     let recipients = 0;
     for (const topic of topics) {
@@ -228,7 +231,7 @@ export class Edge {
         const conn: Conn = {
           seq: ++this.clientSeq,
           filters: [],
-          topic: null,
+          topics: NO_TOPICS,
           windowStart: 0,
           windowCount: 0,
           replaying: false,
@@ -255,7 +258,7 @@ export class Edge {
         const conn = ws.getUserData();
         this.conns.delete(ws);
         this.wakeReplay(conn);
-        if (conn.topic !== null) this.index.release(conn.topic);
+        this.index.release(conn.topics);
         for (const f of conn.filters) metrics.subscriptions.dec({ kind: filterKind(f) });
         this.subscriptionCount -= conn.filters.length;
         metrics.connections.dec({ transport: 'ws' });
@@ -318,7 +321,7 @@ export class Edge {
           conn.filters.push(msg.filter);
           this.subscriptionCount += 1;
           metrics.subscriptions.inc({ kind: filterKind(msg.filter) });
-          this.moveTopic(ws, conn);
+          this.moveTopics(ws, conn);
         }
         ws.send(subscribedMessage(msg.filter), false);
         return;
@@ -328,7 +331,7 @@ export class Edge {
           conn.filters.splice(conn.filters.indexOf(msg.filter), 1);
           this.subscriptionCount -= 1;
           metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
-          this.moveTopic(ws, conn);
+          this.moveTopics(ws, conn);
         }
         ws.send(unsubscribedMessage(msg.filter), false);
         return;
@@ -372,7 +375,7 @@ export class Edge {
         goLive: (at, replayed) => {
           conn.replaying = false;
           ws.send(resumedMessage(this.feed.epoch ?? epoch, at, replayed), false);
-          this.moveTopic(ws, conn);
+          this.moveTopics(ws, conn);
           metrics.resumes.inc({ outcome: 'recovered' });
           metrics.replayed.inc(replayed);
         },
@@ -394,7 +397,7 @@ export class Edge {
   private reset(ws: Uws.WebSocket<Conn>, conn: Conn, reason: 'epoch' | 'expired'): void {
     conn.replaying = false;
     ws.send(resetMessage(reason, this.feed.epoch ?? '', this.feed.lastOffset || ZERO_OFFSET), false);
-    this.moveTopic(ws, conn);
+    this.moveTopics(ws, conn);
     this.opts.metrics.resumes.inc({ outcome: 'reset' });
   }
 
@@ -404,18 +407,15 @@ export class Edge {
     wake?.();
   }
 
-  /** Re-homes a connection to the topic of its (changed) filter set; a replay does it when done. */
-  private moveTopic(ws: Uws.WebSocket<Conn>, conn: Conn): void {
+  /** Re-homes a connection to the topics of its (changed) filter set; a replay does it when done. */
+  private moveTopics(ws: Uws.WebSocket<Conn>, conn: Conn): void {
     if (conn.replaying) return;
-    if (conn.topic !== null) {
-      ws.unsubscribe(conn.topic);
-      this.index.release(conn.topic);
-      conn.topic = null;
-    }
-    if (conn.filters.length > 0) {
-      conn.topic = this.index.acquire(conn.filters);
-      ws.subscribe(conn.topic);
-    }
+    const before = conn.topics;
+    const after = conn.filters.length > 0 ? this.index.acquire(conn.filters) : NO_TOPICS;
+    for (const t of before) if (!after.includes(t)) ws.unsubscribe(t);
+    for (const t of after) if (!before.includes(t)) ws.subscribe(t);
+    this.index.release(before);
+    conn.topics = after;
   }
 
   private closeConn(ws: Uws.WebSocket<Conn>, code: number, reason: string): void {

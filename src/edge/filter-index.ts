@@ -1,89 +1,130 @@
 /**
- * Interns each distinct filter set as one uWS topic and indexes filter key → topics.
+ * Maps connections' filter sets to uWS topics so that a notification is published to few topics,
+ * and every matching connection gets exactly one copy even when several of its filters match.
  *
- * Every connection is subscribed to exactly one topic: the canonical string of its own filter
- * set, shared by all connections with the same set. A notification is published once to each
- * topic whose set contains any of its keys, so a connection gets exactly one copy even when its
- * filters overlap, and fan-out to the sockets happens in native code.
+ * A connection with filters f1 < f2 < … < fn (in the canonical order below) subscribes to one
+ * topic per filter: topic i means "fi matches and none of f1…f(i-1) does". For a notification,
+ * exactly the first of its matching filters delivers, so it gets one copy. The topic of fi is
+ * shared by every connection with the same fi and the same filters before it, so broad filters,
+ * which sort first, are shared: N clients with `user:<i>` + `entity_type:T` all sit on the one
+ * topic `entity_type:T`, and a notification of type T is one native publish to N sockets, not N
+ * publishes. (Interning whole sets as topics would make it N topics of one subscriber each.)
  *
- * Memory matters (one entry per distinct set, often one per connection, e.g. `user:<id>`): a set
- * is just its topic string and a reference count, and a key used by a single set maps to that
- * topic string directly rather than to a one-element Set (measured: ~120 B instead of ~270 B).
+ * Publishing a notification: for each of its routing keys, the topics delivering through that key
+ * whose exclusions (the filters before it) all miss. A topic without exclusions is the bare
+ * filter string, so single-filter connections cost one subscription to a shared topic.
+ *
+ * Memory matters (one entry per distinct topic, often one per connection, e.g. `user:<id>`): a
+ * key used by a single topic maps to that topic string directly rather than to a one-element Set.
  */
-import { ALL } from '../protocol/filters.js';
+import { ALL, filterKind, type FilterKind } from '../protocol/filters.js';
 
 const SEPARATOR = '\n'; // filters never contain control characters (protocol/filters.parseFilter)
+
+/** Broad kinds first: they are the ones many connections share. */
+const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
 
 export class FilterIndex {
   /** topic → number of connections on it */
   private readonly refs = new Map<string, number>();
-  /** filter key → the topic, or the topics, of the sets containing it */
+  /** filter → the topic, or the topics, delivering through it */
   private readonly byKey = new Map<string, string | Set<string>>();
-  private readonly scratch = new Set<string>();
+  /** topic → the filters that must not match for it to deliver (only topics that have any) */
+  private readonly exclusions = new Map<string, readonly string[]>();
+  private readonly matched = new Set<string>();
+  private readonly out: string[] = [];
 
-  /** The topic of a filter set (filters in any order; duplicates ignored). */
-  static topicOf(filters: Iterable<string>): string {
-    return [...new Set(filters)].sort().join(SEPARATOR);
+  /**
+   * The topics of a filter set (filters in any order; duplicates ignored), in canonical order.
+   * `all` matches everything, so a set containing it is just `all`.
+   */
+  static topicsOf(filters: Iterable<string>): string[] {
+    const set = new Set(filters);
+    if (set.has(ALL)) return [ALL];
+    const ordered = [...set].sort(canonical);
+    return ordered.map((f, i) => (i === 0 ? f : [f, ...ordered.slice(0, i)].join(SEPARATOR)));
   }
 
-  /** Registers one more connection on the set; returns its topic. */
-  acquire(filters: Iterable<string>): string {
-    const topic = FilterIndex.topicOf(filters);
-    const refs = this.refs.get(topic);
-    if (refs !== undefined) {
-      this.refs.set(topic, refs + 1);
-      return topic;
+  /** Registers one more connection with this filter set; returns the topics it must subscribe to. */
+  acquire(filters: Iterable<string>): string[] {
+    const topics = FilterIndex.topicsOf(filters);
+    for (const topic of topics) {
+      const refs = this.refs.get(topic);
+      this.refs.set(topic, (refs ?? 0) + 1);
+      if (refs === undefined) this.add(topic);
     }
-    this.refs.set(topic, 1);
-    for (const f of topic.split(SEPARATOR)) {
-      const existing = this.byKey.get(f);
-      if (existing === undefined) this.byKey.set(f, topic);
-      else if (typeof existing === 'string') this.byKey.set(f, new Set([existing, topic]));
-      else existing.add(topic);
-    }
-    return topic;
+    return topics;
   }
 
-  /** Unregisters one connection from the set; forgets the set when no connection uses it. */
-  release(topic: string): void {
-    const refs = this.refs.get(topic);
-    if (refs === undefined) return;
-    if (refs > 1) {
-      this.refs.set(topic, refs - 1);
-      return;
-    }
-    this.refs.delete(topic);
-    for (const f of topic.split(SEPARATOR)) {
-      const existing = this.byKey.get(f);
-      if (existing === undefined) continue;
-      if (typeof existing === 'string') {
-        if (existing === topic) this.byKey.delete(f);
+  /** Unregisters one connection from these topics (as `acquire` returned them). */
+  release(topics: readonly string[]): void {
+    for (const topic of topics) {
+      const refs = this.refs.get(topic);
+      if (refs === undefined) continue;
+      if (refs > 1) {
+        this.refs.set(topic, refs - 1);
         continue;
       }
-      existing.delete(topic);
-      if (existing.size === 1) this.byKey.set(f, existing.values().next().value as string);
+      this.refs.delete(topic);
+      this.remove(topic);
     }
   }
 
   /**
-   * Topics to publish a notification with these routing keys to (`all` is added here). The
-   * returned collection is reused by the next call: iterate it before calling again.
+   * Topics to publish a notification with these routing keys to (`all` is added here), each at
+   * most once. The returned array is reused by the next call: iterate it before calling again.
    */
-  topicsFor(keys: readonly string[]): ReadonlySet<string> {
-    const out = this.scratch;
-    out.clear();
-    addAll(out, this.byKey.get(ALL));
-    for (const k of keys) addAll(out, this.byKey.get(k));
+  topicsFor(keys: readonly string[]): readonly string[] {
+    const matched = this.matched;
+    const out = this.out;
+    matched.clear();
+    out.length = 0;
+    matched.add(ALL);
+    for (const k of keys) matched.add(k);
+    for (const k of matched) {
+      const topics = this.byKey.get(k);
+      if (topics === undefined) continue;
+      if (typeof topics === 'string') this.consider(topics, out);
+      else for (const t of topics) this.consider(t, out);
+    }
     return out;
   }
 
+  /** Distinct topics in use. */
   get size(): number {
     return this.refs.size;
   }
+
+  private consider(topic: string, out: string[]): void {
+    const excluded = this.exclusions.get(topic);
+    if (excluded !== undefined) for (const f of excluded) if (this.matched.has(f)) return;
+    out.push(topic);
+  }
+
+  private add(topic: string): void {
+    const [filter, ...excluded] = topic.split(SEPARATOR) as [string, ...string[]];
+    if (excluded.length > 0) this.exclusions.set(topic, excluded);
+    const existing = this.byKey.get(filter);
+    if (existing === undefined) this.byKey.set(filter, topic);
+    else if (typeof existing === 'string') this.byKey.set(filter, new Set([existing, topic]));
+    else existing.add(topic);
+  }
+
+  private remove(topic: string): void {
+    this.exclusions.delete(topic);
+    const end = topic.indexOf(SEPARATOR);
+    const filter = end < 0 ? topic : topic.slice(0, end);
+    const existing = this.byKey.get(filter);
+    if (existing === undefined) return;
+    if (typeof existing === 'string') {
+      if (existing === topic) this.byKey.delete(filter);
+      return;
+    }
+    existing.delete(topic);
+    if (existing.size === 1) this.byKey.set(filter, existing.values().next().value as string);
+  }
 }
 
-function addAll(out: Set<string>, topics: string | Set<string> | undefined): void {
-  if (topics === undefined) return;
-  if (typeof topics === 'string') out.add(topics);
-  else for (const t of topics) out.add(t);
+function canonical(a: string, b: string): number {
+  return RANK[filterKind(a)] - RANK[filterKind(b)] || (a < b ? -1 : a > b ? 1 : 0);
 }

@@ -68,8 +68,8 @@ const readyStatus = async (http: string) => (await fetch(`${http}/ready`)).statu
 const stats = async (http: string) => (await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>;
 const counter = async (m: Metrics, name: keyof Metrics) => ((await (m[name] as { get(): Promise<{ values: { value: number }[] }> }).get()).values[0]?.value ?? 0);
 
-function item(i: number, bytes = 0): PublishItem {
-  const { envelope, keys } = envelopeFromValue('thing_changed', { entity_type: 'thing', entity_id: i, pad: 'x'.repeat(bytes) }, new Date());
+function item(i: number, bytes = 0, fields: Record<string, unknown> = {}): PublishItem {
+  const { envelope, keys } = envelopeFromValue('thing_changed', { entity_type: 'thing', entity_id: i, pad: 'x'.repeat(bytes), ...fields }, new Date());
   return { id: `id-${i}-${Math.random()}`, head: frameHead(envelope), keys, notificationType: 'thing_changed', sourceTime: Date.now() };
 }
 
@@ -108,6 +108,41 @@ describe('edge readiness', () => {
     } finally {
       clearInterval(beat);
     }
+  });
+});
+
+describe('routing through per-filter topics', () => {
+  const ids = (c: TestClient) => c.notifications.map((n) => n['entity_id']);
+
+  it('keeps order and delivers once when successive notifications match different filters of a client', async () => {
+    const bus = new MemoryBus();
+    const r = await startEdge(bus);
+    const both = await subscribedClient(r, 'entity_type:thing');
+    await both.subscribe('user:7');
+    const typeOnly = await subscribedClient(r, 'entity_type:thing');
+    const userOnly = await subscribedClient(r, 'user:7');
+    // One batch, interleaving the three ways to match: the type, the user, and both at once.
+    const via = (i: number) => (i % 3 === 0 ? { entity_type: 'other' } : i % 3 === 1 ? { user_id: 7 } : {});
+    const items = Array.from({ length: 60 }, (_, i) => item(i, 0, { ...via(i), user_id: i % 3 === 2 ? null : 7 }));
+    await bus.publish(items);
+    await both.waitForNotifications(60);
+    expect(ids(both)).toEqual(items.map((_, i) => i));
+    const typed = items.map((_, i) => i).filter((i) => i % 3 !== 0);
+    await typeOnly.waitForNotifications(typed.length);
+    const users = items.map((_, i) => i).filter((i) => i % 3 !== 2);
+    await userOnly.waitForNotifications(users.length);
+
+    // A sentinel everyone gets proves nothing more (no duplicate) was on its way.
+    await both.unsubscribe('entity_type:thing');
+    await typeOnly.subscribe('user:7');
+    await bus.publish([item(100, 0, { user_id: 7 })]);
+    await both.waitForNotifications(61);
+    await typeOnly.waitForNotifications(typed.length + 1);
+    await userOnly.waitForNotifications(users.length + 1);
+    expect(ids(both)).toEqual([...items.map((_, i) => i), 100]);
+    expect(ids(typeOnly)).toEqual([...typed, 100]);
+    expect(ids(userOnly)).toEqual([...users, 100]);
+    expect((await stats(r.http))['filter_sets']).toBeGreaterThan(0);
   });
 });
 

@@ -11,82 +11,96 @@ const execution: RoutingFields = {
 };
 
 describe('FilterIndex', () => {
-  it('gives the same topic to the same set in any order, with duplicates ignored', () => {
+  it('gives the same topics to the same set in any order, with duplicates ignored', () => {
     const index = new FilterIndex();
-    const a = index.acquire(['user:1', 'entity_type:execution', 'all']);
-    const b = index.acquire(['all', 'user:1', 'entity_type:execution', 'user:1']);
-    const c = index.acquire(new Set(['entity_type:execution', 'all', 'user:1']));
-    expect(b).toBe(a);
-    expect(c).toBe(a);
-    expect(FilterIndex.topicOf(['entity_type:execution', 'user:1', 'all'])).toBe(a);
-    expect(index.size).toBe(1);
-  });
-
-  it('gives different sets different topics', () => {
-    const index = new FilterIndex();
-    const a = index.acquire(['user:1']);
-    const b = index.acquire(['user:1', 'user:2']);
-    const c = index.acquire(['user:2']);
-    expect(new Set([a, b, c]).size).toBe(3);
+    const a = index.acquire(['user:1', 'entity_type:execution', 'notification_type:x']);
+    const b = index.acquire(['notification_type:x', 'user:1', 'entity_type:execution', 'user:1']);
+    const c = index.acquire(new Set(['entity_type:execution', 'notification_type:x', 'user:1']));
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    expect(FilterIndex.topicsOf(['user:1', 'notification_type:x', 'entity_type:execution'])).toEqual(a);
     expect(index.size).toBe(3);
   });
 
-  it('refcounts: a set stays routable until its last connection releases it', () => {
+  it('orders broad filters first, so they are shared topics without exclusions', () => {
+    expect(FilterIndex.topicsOf(['user:1', 'entity:execution:1', 'notification_type:x', 'entity_type:execution'])).toEqual([
+      'entity_type:execution',
+      'notification_type:x\nentity_type:execution',
+      'user:1\nentity_type:execution\nnotification_type:x',
+      'entity:execution:1\nentity_type:execution\nnotification_type:x\nuser:1',
+    ]);
+    // A single filter is its own topic, and `all` makes every other filter redundant.
+    expect(FilterIndex.topicsOf(['user:1'])).toEqual(['user:1']);
+    expect(FilterIndex.topicsOf(['user:1', 'all', 'entity_type:execution'])).toEqual(['all']);
+  });
+
+  it('puts N clients with user:<i> + a shared entity_type on one shared topic for that type', () => {
+    const index = new FilterIndex();
+    for (let i = 0; i < 100; i++) index.acquire([`user:${i}`, 'entity_type:execution']);
+    // One publish reaches all 100 (the user's own topic is excluded: the type already matched).
+    expect(index.topicsFor(routingKeys({ ...execution, user_id: 7 }))).toEqual(['entity_type:execution']);
+    // A notification of another type reaches only its user, through the user's own topic.
+    expect(index.topicsFor(routingKeys({ ...execution, entity_type: 'inquiry', user_id: 7 }))).toEqual(['user:7\nentity_type:execution']);
+    expect(index.size).toBe(101);
+  });
+
+  it('refcounts: a topic stays routable until its last connection releases it', () => {
     const index = new FilterIndex();
     const keys = routingKeys(execution);
     const t1 = index.acquire(['user:456']);
     const t2 = index.acquire(['user:456']);
-    expect(t2).toBe(t1);
-    expect([...index.topicsFor(keys)]).toEqual([t1]);
+    expect(t2).toEqual(t1);
+    expect(index.topicsFor(keys)).toEqual(t1);
 
     index.release(t1);
     expect(index.size).toBe(1);
-    expect([...index.topicsFor(keys)]).toEqual([t1]);
+    expect(index.topicsFor(keys)).toEqual(t1);
 
     index.release(t1);
     expect(index.size).toBe(0);
-    expect(index.topicsFor(keys).size).toBe(0);
+    expect(index.topicsFor(keys)).toHaveLength(0);
   });
 
-  it('forgets a released set entirely, then can intern it again', () => {
+  it('forgets released topics entirely, then can intern them again', () => {
     const index = new FilterIndex();
-    const t = index.acquire(['entity_type:execution', 'user:456']);
+    const t = index.acquire(['entity_type:inquiry', 'user:456']);
     index.release(t);
     expect(index.size).toBe(0);
-    expect(index.topicsFor(routingKeys(execution)).size).toBe(0);
-    // Extra releases of an unknown topic are harmless.
+    expect(index.topicsFor(routingKeys(execution))).toHaveLength(0);
+    // Extra releases of unknown topics are harmless.
     index.release(t);
-    index.release('never-acquired');
+    index.release(['never-acquired']);
     expect(index.size).toBe(0);
-    const again = index.acquire(['user:456', 'entity_type:execution']);
-    expect(again).toBe(t);
-    expect([...index.topicsFor(routingKeys(execution))]).toEqual([t]);
+    const again = index.acquire(['user:456', 'entity_type:inquiry']);
+    expect(again).toEqual(t);
+    expect(index.topicsFor(routingKeys(execution))).toEqual(['user:456\nentity_type:inquiry']);
   });
 
-  it('releasing one set leaves a set sharing a filter routable', () => {
+  it('releasing one set leaves a set sharing a topic routable', () => {
     const index = new FilterIndex();
-    const a = index.acquire(['user:456']);
-    const b = index.acquire(['user:456', 'entity_type:inquiry']);
+    const a = index.acquire(['entity_type:execution']);
+    const b = index.acquire(['entity_type:execution', 'user:1']);
     index.release(a);
-    expect([...index.topicsFor(routingKeys(execution))]).toEqual([b]);
+    expect(index.topicsFor(routingKeys(execution))).toEqual(['entity_type:execution']);
+    index.release(b);
+    expect(index.size).toBe(0);
   });
 
   it('includes `all` subscribers for every notification, even one with no specific keys', () => {
     const index = new FilterIndex();
-    const all = index.acquire(['all']);
-    const allAndUser = index.acquire(['all', 'user:456']);
+    const [all] = index.acquire(['all']);
+    index.acquire(['all', 'user:456']);
     const other = index.acquire(['user:999']);
-    expect(new Set(index.topicsFor([]))).toEqual(new Set([all, allAndUser]));
-    expect(new Set(index.topicsFor(['notification_type:x']))).toEqual(new Set([all, allAndUser]));
-    const reached = new Set(index.topicsFor(routingKeys(execution)));
-    expect(reached).toEqual(new Set([all, allAndUser]));
-    expect(reached.has(other)).toBe(false);
+    expect(index.topicsFor([])).toEqual([all]);
+    expect(index.topicsFor(['notification_type:x'])).toEqual([all]);
+    expect(index.topicsFor(routingKeys(execution))).toEqual([all]);
+    expect(index.topicsFor(routingKeys(execution))).not.toContain(other[0]);
   });
 
-  it('lists a set once even when several of its filters match', () => {
+  it('publishes one topic of a set even when all of its filters match', () => {
     const index = new FilterIndex();
-    const t = index.acquire(['all', 'entity_type:execution', 'entity:execution:123', 'user:456', 'notification_type:execution_status_changed']);
-    expect([...index.topicsFor(routingKeys(execution))]).toEqual([t]);
+    const topics = index.acquire(['entity_type:execution', 'entity:execution:123', 'user:456', 'notification_type:execution_status_changed']);
+    expect(index.topicsFor(routingKeys(execution))).toEqual([topics[0]]);
   });
 
   it('routes each kind of filter', () => {
@@ -97,8 +111,8 @@ describe('FilterIndex', () => {
     const byUser = index.acquire(['user:456']);
     const none = index.acquire(['entity:execution:124', 'user:457', 'notification_type:inquiry_created']);
     const reached = new Set(index.topicsFor(routingKeys({ ...execution, entity_id: '123', user_id: '456' })));
-    expect(reached).toEqual(new Set([byType, byEntityType, byEntity, byUser]));
-    expect(reached.has(none)).toBe(false);
+    expect(reached).toEqual(new Set([...byType, ...byEntityType, ...byEntity, ...byUser]));
+    for (const t of none) expect(reached.has(t)).toBe(false);
   });
 });
 
@@ -137,19 +151,20 @@ describe('FilterIndex agrees with filters.matches (property)', () => {
         fc.array(fc.nat(), { maxLength: 10 }),
         (connections, notifications, leaving) => {
           const index = new FilterIndex();
-          const topicOf = connections.map((filters) => index.acquire(filters));
+          const topicsOf = connections.map((filters) => index.acquire(filters));
           const gone = new Set(leaving.map((i) => i % connections.length));
-          for (const i of gone) index.release(topicOf[i] as string);
+          for (const i of gone) index.release(topicsOf[i] ?? []);
+          const on = (i: number, topic: string) => !gone.has(i) && (topicsOf[i] ?? []).includes(topic);
 
           for (const n of notifications) {
             const keys = routingKeys(n);
             // Each topic is published once; every live connection on it receives one copy.
-            const published: string[] = [...index.topicsFor(keys)];
+            const published = [...index.topicsFor(keys)];
             expect(new Set(published).size).toBe(published.length);
             const received = new Map<number, number>();
             for (const topic of published) {
               connections.forEach((_f, i) => {
-                if (!gone.has(i) && topicOf[i] === topic) received.set(i, (received.get(i) ?? 0) + 1);
+                if (on(i, topic)) received.set(i, (received.get(i) ?? 0) + 1);
               });
             }
             const expected = new Set<number>();
@@ -160,7 +175,7 @@ describe('FilterIndex agrees with filters.matches (property)', () => {
             for (const count of received.values()) expect(count).toBe(1);
             // No topic is published that nobody live is subscribed to.
             for (const topic of published) {
-              expect(connections.some((_f, i) => !gone.has(i) && topicOf[i] === topic)).toBe(true);
+              expect(connections.some((_f, i) => on(i, topic))).toBe(true);
             }
           }
         },
@@ -176,7 +191,7 @@ describe('FilterIndex agrees with filters.matches (property)', () => {
         const topics = connections.map((f) => index.acquire(f));
         for (const t of topics) index.release(t);
         expect(index.size).toBe(0);
-        expect(index.topicsFor(routingKeys(n)).size).toBe(0);
+        expect(index.topicsFor(routingKeys(n))).toHaveLength(0);
       }),
     );
   });
