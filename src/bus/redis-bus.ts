@@ -108,8 +108,8 @@ export class RedisBus implements Bus {
       const decoded = decodeWire(message);
       if (decoded === null) {
         this.opts.logger.warn({ event: 'bus:message:malformed', bytes: message.length }, 'ignored a malformed bus message');
-      } else if (decoded.kind === 'notification') {
-        handler.onNotification(decoded.n);
+      } else if (decoded.kind === 'notifications') {
+        for (const n of decoded.items) handler.onNotification(n);
       } else {
         handler.onHeartbeat(decoded.h);
       }

@@ -2,8 +2,8 @@
 // script cache; ioredis re-sends the body on NOSCRIPT). Kept as strings so the build needs no copy step.
 
 export const PUBLISH_BATCH_LUA = String.raw`
--- Appends a batch of notifications to the history stream and announces each on the channel,
--- skipping ids already published (dedupe window), all in one atomic script run.
+-- Appends a batch of notifications to the history stream and announces them on the channel in
+-- one message (wire.ts), skipping ids already published (dedupe window), in one atomic run.
 --
 -- KEYS[1] stream            KEYS[2] epoch key
 -- ARGV[1] channel           ARGV[2] MAXLEN (approximate retention)
@@ -22,6 +22,7 @@ local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if newest[1] then prev = newest[1][1] end
 local out = {}
+local records = {}
 for i = 6, #ARGV, 3 do
   local id, head, meta = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local seenKey = seenPrefix .. id
@@ -31,11 +32,13 @@ for i = 6, #ARGV, 3 do
   else
     local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head, 'p', prev)
     redis.call('SET', seenKey, offset, 'EX', ttl)
-    redis.call('PUBLISH', channel,
-      'n{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}')
+    records[#records + 1] = '{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}'
     prev = offset
     out[#out + 1] = offset
   end
+end
+if #records > 0 then
+  redis.call('PUBLISH', channel, 'N' .. table.concat(records, '\n'))
 end
 return out
 `;

@@ -1,14 +1,18 @@
 /**
- * Encoding of bus messages on a Redis pub/sub channel (written by the Lua scripts). A notification is
- *   'n' + {"o":offset,"p":prev,"k":[keys],"t":type,"s":sourceTime} + '\n' + frame
- * so a subscriber parses only the small header and forwards the frame bytes untouched
- * (JSON never contains a raw newline, so the first '\n' ends the header).
+ * Encoding of bus messages on a Redis pub/sub channel (written by the Lua scripts). A batch of
+ * notifications (one message per publish call, however many notifications it holds) is
+ *   'N' + record + ('\n' + record)*    where record = header + '\n' + frame
+ *   header = {"o":offset,"p":prev,"k":[keys],"t":type,"s":sourceTime}
+ * so a subscriber parses only the small headers and forwards the frame bytes untouched. JSON
+ * never contains a raw newline (frames and headers are built by JSON.stringify), so newlines
+ * delimit. 'n' + one record is the single-notification form (written by versions before 0.2).
  * A heartbeat is 'h' + {"e":epoch,"l":last,"leader":id,"at":ms}.
  */
 import type { BusHeartbeat, BusNotification } from './bus.js';
 
-export type WireMessage = { kind: 'notification'; n: BusNotification } | { kind: 'heartbeat'; h: BusHeartbeat };
+export type WireMessage = { kind: 'notifications'; items: BusNotification[] } | { kind: 'heartbeat'; h: BusHeartbeat };
 
+const BATCH = 0x4e;
 const N = 0x6e;
 const H = 0x68;
 const NEWLINE = 0x0a;
@@ -43,15 +47,20 @@ export function decodeStreamEntry(id: string, fields: string[]): BusNotification
 /** Decodes one pub/sub message; null for anything malformed (counted and logged by the caller). */
 export function decodeWire(message: Buffer): WireMessage | null {
   try {
-    if (message[0] === N) {
-      const nl = message.indexOf(NEWLINE);
-      if (nl < 0) return null;
-      const h: unknown = JSON.parse(message.toString('utf8', 1, nl));
-      if (!isNotificationHeader(h)) return null;
-      return {
-        kind: 'notification',
-        n: { offset: h.o, prev: h.p, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: message.subarray(nl + 1) },
-      };
+    if (message[0] === BATCH || message[0] === N) {
+      const items: BusNotification[] = [];
+      let at = 1;
+      do {
+        const nl = message.indexOf(NEWLINE, at);
+        if (nl < 0) return null;
+        let end = message[0] === BATCH ? message.indexOf(NEWLINE, nl + 1) : -1;
+        if (end < 0) end = message.length;
+        const h: unknown = JSON.parse(message.toString('utf8', at, nl));
+        if (!isNotificationHeader(h)) return null;
+        items.push({ offset: h.o, prev: h.p, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: message.subarray(nl + 1, end) });
+        at = end + 1;
+      } while (at < message.length);
+      return { kind: 'notifications', items };
     }
     if (message[0] === H) {
       const h: unknown = JSON.parse(message.toString('utf8', 1));

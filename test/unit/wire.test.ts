@@ -3,15 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { decodeWire, metaFragment } from '../../src/bus/wire.js';
 import { envelopeFromValue, frameHead, frameWithOffset } from '../../src/protocol/envelope.js';
 
-/** The bytes the publish script sends for one notification (see redis-scripts.ts). */
+/** One record of a batch message (see redis-scripts.ts). */
+const record = (offset: string, prev: string, meta: string, frame: string) => `{"o":"${offset}","p":"${prev}",${meta}}\n${frame}`;
+
+/** The bytes the publish script sends for a batch of one notification. */
 function notificationMessage(offset: string, prev: string, meta: string, frame: string): Buffer {
-  return Buffer.from(`n{"o":"${offset}","p":"${prev}",${meta}}\n${frame}`, 'utf8');
+  return Buffer.from(`N${record(offset, prev, meta, frame)}`, 'utf8');
+}
+
+function decodeNotifications(message: Buffer) {
+  const decoded = decodeWire(message);
+  if (decoded?.kind !== 'notifications') throw new Error(`expected notifications, got ${JSON.stringify(decoded)}`);
+  return decoded.items;
 }
 
 function decodeNotification(message: Buffer) {
-  const decoded = decodeWire(message);
-  if (decoded?.kind !== 'notification') throw new Error(`expected a notification, got ${JSON.stringify(decoded)}`);
-  return decoded.n;
+  const items = decodeNotifications(message);
+  expect(items).toHaveLength(1);
+  return items[0] as (typeof items)[number];
 }
 
 describe('decodeWire: notifications', () => {
@@ -48,6 +57,26 @@ describe('decodeWire: notifications', () => {
     expect(n.frame.toString('utf8')).toBe(frame);
   });
 
+  it('decodes a batch of records in order, each frame its own slice', () => {
+    const meta = metaFragment(['user:1'], 'c', 5);
+    const frames = ['{"a":1,"offset":"1-0"}', '', '{"b":"x\\ny","offset":"1-2"}'];
+    const items = decodeNotifications(
+      Buffer.from(`N${record('1-0', '0-0', meta, frames[0] ?? '')}\n${record('1-1', '1-0', meta, frames[1] ?? '')}\n${record('1-2', '1-1', meta, frames[2] ?? '')}`),
+    );
+    expect(items.map((n) => [n.offset, n.prev, n.frame.toString()])).toEqual([
+      ['1-0', '0-0', frames[0]],
+      ['1-1', '1-0', frames[1]],
+      ['1-2', '1-1', frames[2]],
+    ]);
+  });
+
+  it('still decodes the single-notification form of older listeners', () => {
+    const n = decodeNotification(Buffer.from(`n${record('3-0', '2-0', metaFragment([], 'c', 0), '{"x":"a\nb"}')}`));
+    expect(n.offset).toBe('3-0');
+    // The old form ran to the end of the message: nothing to split.
+    expect(n.frame.toString()).toBe('{"x":"a\nb"}');
+  });
+
   it('accepts an empty frame (the subscriber forwards whatever follows the header)', () => {
     const n = decodeNotification(notificationMessage('1-0', '0-0', metaFragment([], 't', 0), ''));
     expect(n.frame.length).toBe(0);
@@ -77,6 +106,10 @@ describe('decodeWire: malformed messages give null', () => {
     ['an unknown kind byte', 'x{"o":"1-0"}\n{}'],
     ['a JSON object without kind byte', '{"o":"1-0","p":"0-0","k":[],"t":"c","s":0}\n{}'],
     ['a notification without newline', 'n{"o":"1-0","p":"0-0","k":[],"t":"c","s":0}'],
+    ['a batch without newline', 'N{"o":"1-0","p":"0-0","k":[],"t":"c","s":0}'],
+    ['a batch whose second header is broken', 'N{"o":"1-0","p":"0-0","k":[],"t":"c","s":0}\n{}\n{"o":\n{}'],
+    ['a batch whose second record has no frame line', 'N{"o":"1-0","p":"0-0","k":[],"t":"c","s":0}\n{}\n{"o":"1-1","p":"1-0","k":[],"t":"c","s":0}'],
+    ['an empty batch', 'N'],
     ['a notification with a broken header', 'n{"o":"1-0",\n{}'],
     ['a notification with an empty header', 'n\n{}'],
     ['a notification whose header is null', 'nnull\n{}'],
@@ -104,12 +137,14 @@ describe('decodeWire: malformed messages give null', () => {
 
   it('never throws, whatever the bytes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(0x6e, 0x68, 0x00), (body, first) => {
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(0x4e, 0x6e, 0x68, 0x00), (body, first) => {
         const message = Buffer.concat([Buffer.from([first]), Buffer.from(body)]);
         const decoded = decodeWire(message);
-        if (decoded?.kind === 'notification') {
-          expect(Array.isArray(decoded.n.keys)).toBe(true);
-          expect(typeof decoded.n.offset).toBe('string');
+        if (decoded?.kind === 'notifications') {
+          for (const n of decoded.items) {
+            expect(Array.isArray(n.keys)).toBe(true);
+            expect(typeof n.offset).toBe('string');
+          }
         }
       }),
       { numRuns: 500 },
