@@ -81,12 +81,15 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
     const t1 = performance.now();
     const c1 = cpu();
     const sent = await driver.stop();
-    // Let what is in flight arrive, to check nothing was lost.
+    // Let what is in flight arrive, to check nothing was lost: while frames still come in (a slow
+    // subject takes many seconds to work off the flow-control window), until 10 s without any.
     const expected = sent * perItem;
     let last = await load.report(true);
-    for (let waited = 0; last.frames < expected && waited < 10_000; waited += 200) {
+    for (let idle = 0, waited = 0; last.frames < expected && idle < 10_000 && waited < 120_000; waited += 200) {
       await sleep(200);
-      last = await load.report(true);
+      const next = await load.report(true);
+      idle = next.frames > last.frames ? 0 : idle + 200;
+      last = next;
     }
     const secs = (t1 - t0) / 1000;
     const deliveries = (r1.frames - r0.frames) / secs;

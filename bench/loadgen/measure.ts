@@ -73,3 +73,24 @@ export function withChildren(pid: number): number[] {
   }
   return out;
 }
+
+/** Reads a process' RSS every `everyMs` until stopped; `stop` returns the highest reading, KB (0: none). */
+export function rssPeak(pid: () => number, everyMs = 100): { stop(): number } {
+  let peak = 0;
+  const read = () => {
+    try {
+      peak = Math.max(peak, rssKb(pid()));
+    } catch {
+      // gone
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      read();
+      return peak;
+    },
+  };
+}

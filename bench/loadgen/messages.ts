@@ -1,5 +1,15 @@
 /** What the load generator's parent (pool.ts) and its worker processes (worker.ts) say over IPC. */
 
+/**
+ * How a client subscribes:
+ * - notifier: send `{"type":"subscribe","filter":…}` per filter, wait for welcome + one ack each.
+ * - raw: the filters go in the URL (`?topics=a,b`); wait for the server's one ready frame
+ *   (raw uWS, ws + ioredis).
+ * - socketio: Engine.IO 4 over WebSocket with `topics=a,b` in the query (socketio.ts): wait for
+ *   the open packet, send `40`, ready at the `40{…}` reply; only `42[…]` frames count.
+ */
+export type LoadMode = 'notifier' | 'raw' | 'socketio';
+
 /** The filters of connection `i` (its index across every worker of one run). */
 export type FilterSpec =
   /** Every connection subscribes `all`. */
@@ -18,11 +28,7 @@ export interface OpenSpec {
   count: number;
   /** sampled: only i % sampleEvery === 0 (a probe worker); unsampled: all others; all: every one. */
   select: 'all' | 'sampled' | 'unsampled';
-  /**
-   * notifier: send `{"type":"subscribe","filter":…}` per filter, wait for welcome + one ack each.
-   * raw: the filters go in the URL (`?topics=a,b`); wait for the server's one ready frame.
-   */
-  mode: 'notifier' | 'raw';
+  mode: LoadMode;
   filters: FilterSpec;
   /** Connection i is sampled (frames parsed for `sent_at`) when i % sampleEvery === 0; 0: none. */
   sampleEvery: number;

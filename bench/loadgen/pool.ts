@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { indicesOf, type FilterSpec, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
+import { indicesOf, type FilterSpec, type LoadMode, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -24,7 +24,7 @@ export interface LoadOptions {
   host: string;
   port: number;
   path: string;
-  mode: 'notifier' | 'raw';
+  mode: LoadMode;
   connections: number;
   filters: FilterSpec;
   /** Worker processes (default: enough for MAX_PER_WORKER each, at least 2). */

@@ -2,11 +2,13 @@
  * One load-generator process (forked by pool.ts): holds up to a few thousand WebSocket
  * connections on raw `net` sockets, counts the frames each receives, and parses only the frames
  * of sampled connections (for `sent_at` → latency). All sockets read into one shared buffer, so
- * receiving allocates nothing per read.
+ * receiving allocates nothing per read. Socket.IO connections (SocketIoConn) read every frame's
+ * first bytes, to tell events from pings; the other modes do not.
  */
 import net from 'node:net';
 import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, envelopeTime, monoMs, sentAt, textFrame, upgradeRequest, type FrameSink } from './frames.js';
 import { filtersFor, indicesOf, isSampled, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
+import { CONNECT_MAIN, PONG, sioPacket, socketIoQuery } from './socketio.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
 const MAX_SAMPLES = 200_000;
@@ -30,10 +32,35 @@ const enum State {
   Closed,
 }
 
+/** The upgrade request's path and query: the topics go in the query, except for notifier. */
+function upgradePath(spec: OpenSpec, filters: string[]): string {
+  switch (spec.mode) {
+    case 'notifier':
+      return spec.path;
+    case 'raw':
+      return `${spec.path}?topics=${encodeURIComponent(filters.join(','))}`;
+    case 'socketio':
+      return `${spec.path}${socketIoQuery(filters)}`;
+  }
+}
+
+/** A data frame received by a ready connection: count it, and read `sent_at` on a sampled one. */
+function delivered(sampled: boolean, payload: Buffer | undefined): void {
+  totalFrames++;
+  if (sampled && payload) {
+    const at = sentAt(payload);
+    if (Number.isNaN(at)) unparsed++;
+    else if (samples.length < MAX_SAMPLES) samples.push([monoMs() - at, at, Date.now() - envelopeTime(payload)]);
+    else samplesDropped++;
+  }
+}
+
 class Conn implements FrameSink {
   state = State.Handshake;
   private hs = '';
-  private readonly reader: FrameReader;
+  protected readonly reader: FrameReader;
+  /** Whether the reader keeps the payloads of frames once ready (sampled, or Socket.IO). */
+  protected readonly keep: boolean;
   private awaiting: number;
   private closeCode = 'none';
   readonly sock: net.Socket;
@@ -42,14 +69,15 @@ class Conn implements FrameSink {
   constructor(
     private readonly spec: OpenSpec,
     private readonly filters: string[],
-    private readonly sampled: boolean,
+    protected readonly sampled: boolean,
     done: (err?: string) => void,
   ) {
     this.settle = done;
     // welcome + one ack per filter (notifier), or the raw server's one ready frame.
     this.awaiting = spec.mode === 'notifier' ? 1 + filters.length : 1;
+    this.keep = sampled || spec.mode === 'socketio';
     this.reader = new FrameReader(this, sampled);
-    const path = spec.mode === 'raw' ? `${spec.path}?topics=${encodeURIComponent(filters.join(','))}` : spec.path;
+    const path = upgradePath(spec, filters);
     this.sock = net.connect({
       host: spec.host,
       port: spec.port,
@@ -84,7 +112,7 @@ class Conn implements FrameSink {
       }
       if (chunk.length === 0) return true;
     }
-    this.reader.collect = this.sampled || this.state !== State.Ready;
+    this.reader.collect = this.keep || this.state !== State.Ready;
     this.reader.feed(chunk);
     return true;
   }
@@ -97,22 +125,18 @@ class Conn implements FrameSink {
         this.fail(`server error: ${text.slice(0, 200)}`);
         return;
       }
-      if (--this.awaiting === 0) {
-        this.state = State.Ready;
-        this.reader.collect = this.sampled;
-        openConns++;
-        this.settle?.();
-        this.settle = undefined;
-      }
+      if (--this.awaiting === 0) this.ready();
       return;
     }
-    totalFrames++;
-    if (this.sampled && payload) {
-      const at = sentAt(payload);
-      if (Number.isNaN(at)) unparsed++;
-      else if (samples.length < MAX_SAMPLES) samples.push([monoMs() - at, at, Date.now() - envelopeTime(payload)]);
-      else samplesDropped++;
-    }
+    delivered(this.sampled, payload);
+  }
+
+  protected ready(): void {
+    this.state = State.Ready;
+    this.reader.collect = this.keep;
+    openConns++;
+    this.settle?.();
+    this.settle = undefined;
   }
 
   onControl(opcode: number, payload: Buffer): void {
@@ -124,7 +148,7 @@ class Conn implements FrameSink {
     }
   }
 
-  private fail(why: string): void {
+  protected fail(why: string): void {
     if (this.settle) {
       this.settle(why);
       this.settle = undefined;
@@ -139,6 +163,32 @@ class Conn implements FrameSink {
     }
     this.state = State.Closed;
     if (this.settle) this.fail('connection closed before it was ready');
+  }
+}
+
+/** A Socket.IO client (socketio.ts): connects to the main namespace, counts events, answers pings. */
+class SocketIoConn extends Conn {
+  override onFrame(_opcode: number, payload: Buffer | undefined): void {
+    if (!payload || this.state === State.Closed) return;
+    switch (sioPacket(payload)) {
+      case 'event':
+        if (this.state === State.Ready) delivered(this.sampled, payload);
+        break;
+      case 'ping':
+        this.sock.write(PONG);
+        break;
+      case 'open':
+        this.sock.write(CONNECT_MAIN);
+        break;
+      case 'connected':
+        if (this.state === State.Subscribing) this.ready();
+        break;
+      case 'connect-error':
+        this.fail(`server error: ${payload.toString('utf8', 0, 200)}`);
+        break;
+      case 'other':
+        break;
+    }
   }
 }
 
@@ -168,11 +218,13 @@ async function openAll(spec: OpenSpec): Promise<void> {
         resolve();
       }
       let settled = false;
-      conn = new Conn(spec, filtersFor(spec.filters, i), sampled, (err) => {
+      const done = (err?: string): void => {
         if (settled) return;
         settled = true;
         finish(err);
-      });
+      };
+      const filters = filtersFor(spec.filters, i);
+      conn = spec.mode === 'socketio' ? new SocketIoConn(spec, filters, sampled, done) : new Conn(spec, filters, sampled, done);
       conns.push(conn);
     }).then(() => one());
   };

@@ -4,6 +4,7 @@
  * Redis PUBLISH for the peers).
  */
 import type { ChildProcess } from 'node:child_process';
+import type { LoadMode } from '../loadgen/messages.js';
 
 /** One notification a producer sends. */
 export interface BenchItem {
@@ -18,7 +19,7 @@ export interface Subject {
   /** As in the results: "notifier", "raw uWS", … */
   name: string;
   /** How the load generator subscribes (see loadgen/messages.ts). */
-  mode: 'notifier' | 'raw';
+  mode: LoadMode;
   host: string;
   port: number;
   path: string;

@@ -4,7 +4,8 @@
  * server's RSS (VmRSS) before and after, divided by N. The server is restarted before each
  * variant, so each starts from a fresh process. The load generator runs in separate processes,
  * each from its own 127.0.0.x source address.
- * Targets (notifier): ≤ 1.5 KB with one filter, ≤ 2.5 KB with three.
+ * Targets (notifier): ≤ 1.5 KB with one filter, ≤ 2.5 KB with three. The ws + ioredis and
+ * Socket.IO 4 peers are measured with one filter only, for comparison.
  */
 import type { Measurement, Scenario } from '../lib/scenario.js';
 import { round, rssKb } from '../loadgen/measure.js';
@@ -13,7 +14,9 @@ import { LoadGen } from '../loadgen/pool.js';
 import { sleep } from '../loadgen/producer.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
+import { startSocketIo } from '../peers/socketio-process.js';
 import type { Subject } from '../peers/subject.js';
+import { startWsIoredis } from '../peers/ws-ioredis-process.js';
 
 const ID = '3-rss';
 const SHARED = ['entity_type:execution', 'notification_type:execution_status_changed'];
@@ -24,11 +27,20 @@ interface Variant {
   target?: number;
 }
 
+const ONE_FILTER: Variant = { label: 'one filter', filters: { kind: 'user', shared: [] }, target: 1.5 };
 const VARIANTS: Variant[] = [
   // Not a target: the cost of a connection itself, every one in the same set (one uWS topic).
   { label: 'one shared filter (all)', filters: { kind: 'all' } },
-  { label: 'one filter', filters: { kind: 'user', shared: [] }, target: 1.5 },
+  ONE_FILTER,
   { label: 'three filters', filters: { kind: 'user', shared: SHARED }, target: 2.5 },
+];
+
+/** Each subject with the variants it is measured with. */
+const SUBJECTS: [() => Promise<Subject>, Variant[]][] = [
+  [startRawUws, VARIANTS],
+  [startNotifier, VARIANTS],
+  [startWsIoredis, [ONE_FILTER]],
+  [startSocketIo, [ONE_FILTER]],
 ];
 
 async function measure(subject: Subject, v: Variant, connections: number, settleMs: number, log: (m: string) => void): Promise<Measurement> {
@@ -80,10 +92,11 @@ export const rss: Scenario = {
     ctx.param?.('settle before each reading', `${settleMs} ms`);
     ctx.param?.('load generator processes', Math.max(2, Math.ceil(connections / 5000)));
     const out: Measurement[] = [];
-    for (const start of [startRawUws, startNotifier]) {
+    ctx.param?.('subjects', 'raw uWS and notifier with every filter set; ws + ioredis and Socket.IO 4 with one filter');
+    for (const [start, variants] of SUBJECTS) {
       const subject = await start();
       try {
-        for (const v of VARIANTS) out.push(await measure(subject, v, connections, settleMs, ctx.log));
+        for (const v of variants) out.push(await measure(subject, v, connections, settleMs, ctx.log));
       } finally {
         await subject.stop();
       }
