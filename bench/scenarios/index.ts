@@ -3,8 +3,9 @@ import type { Scenario } from '../lib/scenario.js';
 import { broadcast } from './broadcast.js';
 import { failover } from './failover.js';
 import { latency } from './latency.js';
+import { reconnect } from './reconnect.js';
 import { rss } from './rss.js';
 import { selective } from './selective.js';
 import { source } from './source.js';
 
-export const scenarios: Scenario[] = [broadcast, latency, rss, selective, source, failover];
+export const scenarios: Scenario[] = [broadcast, latency, rss, selective, source, reconnect, failover];

@@ -22,6 +22,7 @@ import { envelopeFromText, frameHead } from '../protocol/envelope.js';
 import { backoffDelay, jitter, sleep } from '../util/backoff.js';
 import { OUTBOX_WAKEUP_CHANNEL, OutboxDrainer } from './outbox-drainer.js';
 import { DatabaseUnreachableError, destroySession, openSession, query } from './pg-session.js';
+import { ListenFlow, type Pausable } from './listen-flow.js';
 import { Publisher } from './publisher.js';
 
 /** First key of the two-key advisory lock: "noti". The second is config.lockId. */
@@ -67,6 +68,8 @@ export class Listener {
   private readonly abort = new AbortController();
   private readonly aborted: Promise<void>;
   private readonly publisher: Publisher;
+  /** Backpressure on the LISTEN socket while leading (see ListenFlow). */
+  private flow: ListenFlow | undefined;
   private running: Promise<void> | undefined;
   private sessions = 0;
   private connectFailures = 0;
@@ -79,6 +82,7 @@ export class Listener {
       queueLimit: config.plainQueueLimit,
       logger,
       metrics,
+      onSent: (queued) => this.flow?.drained(queued),
     });
     this.aborted = new Promise((r) => this.abort.signal.addEventListener('abort', () => r(), { once: true }));
     metrics.leader.set(0);
@@ -209,6 +213,7 @@ export class Listener {
         notificationType: msg.channel,
         sourceTime: receivedAt,
       });
+      this.flow?.queued(this.publisher.queued);
     };
 
     const timers: NodeJS.Timeout[] = [];
@@ -235,9 +240,11 @@ export class Listener {
 
       const stepDown = new SessionWatch();
       let checking = false;
+      this.flow = this.listenFlow(client, () => !checking);
       timers.push(
         setInterval(() => {
-          if (checking) return;
+          this.flow?.drained(this.publisher.queued);
+          if (checking || this.flow?.paused) return;
           checking = true;
           this.checkLock(client).then(
             (held) => {
@@ -258,6 +265,8 @@ export class Listener {
       stepDownReason = `error: ${(err as Error).message}`;
     } finally {
       for (const timer of timers) clearInterval(timer);
+      this.flow?.release();
+      this.flow = undefined;
       client.removeListener('notification', onNotification);
       const discarded = this.publisher.stop();
       await drainer?.stop();
@@ -277,6 +286,24 @@ export class Listener {
         () => undefined,
       );
     }
+  }
+
+  /** Flow control for this session's socket; none (with a warning) if pg's internals changed shape. */
+  private listenFlow(client: pg.Client, canPause: () => boolean): ListenFlow | undefined {
+    const { config, logger, metrics } = this.opts;
+    const socket = (client as unknown as { connection?: { stream?: Partial<Pausable> } }).connection?.stream;
+    if (typeof socket?.pause !== 'function' || typeof socket.resume !== 'function') {
+      logger.warn({ event: 'leader:flow:unavailable' }, 'cannot pause the LISTEN socket (pg internals changed?): a full publish queue drops plain notifications');
+      return undefined;
+    }
+    const high = Math.max(100, Math.min(config.publishBatchSize * 10, Math.floor(config.plainQueueLimit / 2)));
+    return new ListenFlow(socket as Pausable, {
+      high,
+      low: Math.floor(high / 2),
+      maxPauseMs: config.leaderQueryTimeoutMs,
+      canPause,
+      onPause: () => metrics.listenPauses.inc(),
+    });
   }
 
   /**

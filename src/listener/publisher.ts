@@ -18,6 +18,8 @@ export interface PublisherOptions {
   queueLimit: number;
   logger: Logger;
   metrics: Metrics;
+  /** After a batch of plain notifications left the queue, with what is still queued. */
+  onSent?: (queued: number) => void;
 }
 
 export class Publisher {
@@ -93,6 +95,7 @@ export class Publisher {
         // Only now remove them: a failed batch is retried in full (the bus dedupes by id).
         this.queue.splice(0, taken);
         this.failures = 0;
+        this.opts.onSent?.(this.queue.length);
       }
     } finally {
       this.flushing = false;

@@ -41,6 +41,11 @@ export function createMetrics() {
       help: 'Plain notifications whose payload was not JSON (delivered as a string)',
       registers: r,
     }),
+    listenPauses: new Counter({
+      name: 'notifier_listener_read_pauses_total',
+      help: 'Times the leader stopped reading its LISTEN socket because the bus fell behind (PostgreSQL queues meanwhile)',
+      registers: r,
+    }),
     plainDropped: new Counter({
       name: 'notifier_plain_notifications_dropped_total',
       help: 'Plain notifications dropped because the publish queue was full (bus unavailable)',

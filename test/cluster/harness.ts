@@ -48,6 +48,13 @@ export interface HarnessOptions {
   redisArgs?: string[];
   /** HAProxy mode (default 'http'; WebSocket upgrades pass through either way). */
   lbMode?: 'http' | 'tcp';
+  /**
+   * HAProxy instances (default 1), each with its own port and the same edges behind it: separate
+   * load-balancer nodes, for more clients than one process' file descriptors allow (2 per client).
+   */
+  lbs?: number;
+  /** HAProxy's global maxconn per instance (default 4000); it needs 2 × this in file descriptors. */
+  lbMaxconn?: number;
   /** Environment for every notifier process (after the harness's own). */
   env?: Record<string, string>;
   listenerEnv?: Record<string, string>;
@@ -105,6 +112,8 @@ export interface PgProxyHandle {
 }
 
 export interface LbHandle {
+  /** The haproxy process (-1 before it started). */
+  readonly pid: number;
   /** ws://127.0.0.1:<port>/ws */
   url: string;
   /** http://127.0.0.1:<port> */
@@ -128,7 +137,10 @@ export interface Harness {
   /** The current process of each edge slot (startEdge replaces it). */
   edges: NotifierProcess[];
   edgePorts: number[];
+  /** The first (with the default `lbs: 1`, the only) HAProxy: lbs[0]. */
   lb: LbHandle;
+  /** Every HAProxy instance (`lbs` of them), each balancing over every edge. */
+  lbs: LbHandle[];
   /** Environment passed to listeners (with pgProxy, startListener sets DATABASE_URL to the listener's own proxy). */
   listenerEnv: Record<string, string>;
   edgeEnv: Record<string, string>;
@@ -148,7 +160,7 @@ export interface Harness {
   edgeUrl(index: number): string;
   /** Each edge's node id (the prefix of the client_ids it hands out), from its /stats. */
   edgeNodes(): Promise<(string | undefined)[]>;
-  /** Every edge answers /ready 200 and HAProxy has it UP. */
+  /** Every edge answers /ready 200 and every HAProxy has it UP. */
   waitAllEdgesReady(timeoutMs?: number): Promise<void>;
   /** Every edge has heard the leader's heartbeat. */
   waitEdgesSeeLeader(timeoutMs?: number): Promise<void>;
@@ -255,11 +267,11 @@ function listening(p: NotifierProcess, name: string, timeoutMs = 20_000): Promis
   return Promise.race([line.then((l) => Number(l['port'])), exited]);
 }
 
-function haproxyConfig(o: { mode: 'http' | 'tcp'; port: number; statsPort: number; edgePorts: number[] }): string {
+function haproxyConfig(o: { mode: 'http' | 'tcp'; port: number; statsPort: number; edgePorts: number[]; maxconn: number }): string {
   return [
     'global',
-    // Enough for the fault matrix; maxconn × 2 file descriptors must fit under `ulimit -n`.
-    '  maxconn 4000',
+    // 4000 by default: enough for the fault matrix; maxconn × 2 file descriptors must fit under `ulimit -n`.
+    `  maxconn ${o.maxconn}`,
     '',
     'defaults',
     `  mode ${o.mode}`,
@@ -316,7 +328,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   // State the cleanup needs, filled in as things start.
   let pgInitialized = false;
   let redisProc: OwnedProcess | undefined;
-  let lbProc: OwnedProcess | undefined;
+  const lbProcs: OwnedProcess[] = [];
   const proxies: TcpProxy[] = [];
   const listeners: NotifierProcess[] = [];
   const edges: NotifierProcess[] = [];
@@ -331,7 +343,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const stopSync = () => {
     for (const p of allNotifiers) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     if (redisProc?.running) redisProc.child.kill('SIGKILL');
-    if (lbProc?.running) lbProc.child.kill('SIGKILL');
+    for (const lb of lbProcs) if (lb.running) lb.child.kill('SIGKILL');
     if (pgInitialized && existsSync(join(dataDir, 'postmaster.pid'))) {
       const [cmd, a] = asPostgres(join(pgBin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', '-t', '10', 'stop']);
       spawnSync(cmd, a, { stdio: 'ignore', timeout: 15_000 });
@@ -348,7 +360,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const tracked = [
       ...allNotifiers.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => ({ pid: p.pid, match: 'dist/cli.js' })),
       ...(redisProc?.running ? [{ pid: redisProc.pid, match: 'redis-server' }] : []),
-      ...(lbProc?.running ? [{ pid: lbProc.pid, match: 'haproxy' }] : []),
+      ...lbProcs.filter((lb) => lb.running).map((lb) => ({ pid: lb.pid, match: 'haproxy' })),
     ];
     try {
       writeFileSync(join(dir, 'pids.json'), JSON.stringify(tracked));
@@ -378,7 +390,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         errors.push(`${what}: ${(err as Error).message}`);
       }
     };
-    await attempt('haproxy', async () => lbProc?.kill('SIGKILL'));
+    await Promise.all(lbProcs.map((lb, i) => attempt(`haproxy ${i}`, () => lb.kill('SIGKILL'))));
     await Promise.all(allNotifiers.map((p) => attempt(`${p.role} ${p.pid}`, () => p.kill('SIGKILL'))));
     await Promise.all(proxies.map((p, i) => attempt(`pg proxy ${i}`, () => p.close())));
     await attempt('redis', async () => redisProc?.kill('SIGKILL'));
@@ -405,6 +417,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const statsPort = await freePort();
     const edgePorts: number[] = [];
     for (let i = 0; i < nEdges; i++) edgePorts.push(await freePort());
+    const lbPorts = [{ port: lbPort, statsPort }];
+    for (let i = 1; i < (opts.lbs ?? 1); i++) lbPorts.push({ port: await freePort(), statsPort: await freePort() });
 
     // --- PostgreSQL ----------------------------------------------------------------------
     {
@@ -580,42 +594,51 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await Promise.all(edgePorts.map((_, i) => startEdge(i)));
 
     // --- HAProxy -------------------------------------------------------------------------
-    const cfgPath = join(dir, 'haproxy.cfg');
-    writeFileSync(cfgPath, haproxyConfig({ mode: opts.lbMode ?? 'http', port: lbPort, statsPort, edgePorts }));
-    const check = await run(haproxy, ['-c', '-f', cfgPath], { allowFail: true, timeoutMs: 10_000 });
-    if (check.code !== 0) throw new Error(`haproxy rejected its config:\n${check.output}`);
-    lbProc = new OwnedProcess('haproxy', haproxy, ['-db', '-f', cfgPath]);
-    owned(lbProc);
-    const serverStatus = async () => {
-      const res = await httpGet(`http://127.0.0.1:${statsPort}/stats;csv`);
-      if (res?.status !== 200) throw new Error(`haproxy stats: ${res?.status ?? 'no answer'}`);
-      const [header, ...rows] = res.text.trim().split('\n');
-      const cols = (header ?? '').replace(/^# /, '').split(',');
-      const svCol = cols.indexOf('svname');
-      const stCol = cols.indexOf('status');
-      const byName = new Map(rows.map((r) => r.split(',')).filter((r) => r[0] === 'edges').map((r) => [r[svCol], r[stCol] ?? '?']));
-      return edgePorts.map((_, i) => byName.get(`e${i}`) ?? '?');
+    const startLb = async (k: number, port: number, statsPort: number): Promise<LbHandle> => {
+      const cfgPath = join(dir, k === 0 ? 'haproxy.cfg' : `haproxy-${k}.cfg`);
+      writeFileSync(cfgPath, haproxyConfig({ mode: opts.lbMode ?? 'http', port, statsPort, edgePorts, maxconn: opts.lbMaxconn ?? 4000 }));
+      const check = await run(haproxy, ['-c', '-f', cfgPath], { allowFail: true, timeoutMs: 10_000 });
+      if (check.code !== 0) throw new Error(`haproxy rejected its config:\n${check.output}`);
+      const lbProc = new OwnedProcess(k === 0 ? 'haproxy' : `haproxy ${k}`, haproxy, ['-db', '-f', cfgPath]);
+      lbProcs.push(lbProc);
+      owned(lbProc);
+      const serverStatus = async () => {
+        const res = await httpGet(`http://127.0.0.1:${statsPort}/stats;csv`);
+        if (res?.status !== 200) throw new Error(`haproxy stats: ${res?.status ?? 'no answer'}`);
+        const [header, ...rows] = res.text.trim().split('\n');
+        const cols = (header ?? '').replace(/^# /, '').split(',');
+        const svCol = cols.indexOf('svname');
+        const stCol = cols.indexOf('status');
+        const byName = new Map(rows.map((r) => r.split(',')).filter((r) => r[0] === 'edges').map((r) => [r[svCol], r[stCol] ?? '?']));
+        return edgePorts.map((_, i) => byName.get(`e${i}`) ?? '?');
+      };
+      await eventually(
+        async () => {
+          if (!lbProc.running) throw new Error('haproxy exited');
+          return (await serverStatus()).length === nEdges;
+        },
+        10_000,
+        'haproxy stats page',
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\nhaproxy output:\n${lbProc.tail()}`);
+      });
+      return {
+        get pid() {
+          return lbProc.pid;
+        },
+        url: `ws://127.0.0.1:${port}/ws`,
+        http: `http://127.0.0.1:${port}`,
+        port,
+        serverStatus,
+        waitServer: async (i, state, timeoutMs = 10_000) => {
+          await eventually(async () => (await serverStatus())[i] === state, timeoutMs, `haproxy to mark edge ${i} ${state}`);
+        },
+        logTail: (n = 30) => lbProc.tail(n),
+      };
     };
-    await eventually(
-      async () => {
-        if (!lbProc?.running) throw new Error('haproxy exited');
-        return (await serverStatus()).length === nEdges;
-      },
-      10_000,
-      'haproxy stats page',
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nhaproxy output:\n${lbProc?.tail()}`);
-    });
-    const lb: LbHandle = {
-      url: `ws://127.0.0.1:${lbPort}/ws`,
-      http: `http://127.0.0.1:${lbPort}`,
-      port: lbPort,
-      serverStatus,
-      waitServer: async (i, state, timeoutMs = 10_000) => {
-        await eventually(async () => (await serverStatus())[i] === state, timeoutMs, `haproxy to mark edge ${i} ${state}`);
-      },
-      logTail: (n = 30) => lbProc?.tail(n) ?? '',
-    };
+    const lbs: LbHandle[] = [];
+    for (const [k, p] of lbPorts.entries()) lbs.push(await startLb(k, p.port, p.statsPort));
+    const lb = lbs[0] as LbHandle;
 
     const harness: Harness = {
       dir,
@@ -627,6 +650,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       edges,
       edgePorts,
       lb,
+      lbs,
       listenerEnv,
       edgeEnv,
       startListener,
@@ -666,7 +690,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
           async () => {
             const ready = await Promise.all(edgePorts.map(async (_, i) => (await httpGet(`${edgeHttp(i)}/ready`))?.status === 200));
             if (!ready.every(Boolean)) return false;
-            return (await serverStatus()).every((s) => s === 'UP');
+            for (const l of lbs) if (!(await l.serverStatus()).every((s) => s === 'UP')) return false;
+            return true;
           },
           timeoutMs,
           'every edge ready and UP in haproxy',
@@ -695,7 +720,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
           parts.push(`--- ${name} pid ${p.pid} (${running(p) ? 'running' : `exited ${p.child.exitCode ?? p.child.signalCode}`})\n${p.logs.slice(-n).map((l) => JSON.stringify(l)).join('\n')}${p.stderr ? `\nstderr: ${p.stderr.slice(-2000)}` : ''}`);
         listeners.forEach((p, i) => show(`listener ${i}`, p));
         edges.forEach((p, i) => show(`edge ${i} (port ${edgePorts[i]})`, p));
-        parts.push(`--- haproxy\n${lb.logTail(n)}`);
+        lbs.forEach((l, k) => parts.push(`--- haproxy${k === 0 ? '' : ` ${k}`}\n${l.logTail(n)}`));
         parts.push(`--- redis\n${redisHandle.logTail(n)}`);
         parts.push(`--- postgres\n${pgLogTail(n)}`);
         return parts.join('\n');
@@ -712,7 +737,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   } catch (err) {
     const extra = [
       ...allNotifiers.map((p) => `--- ${p.role} pid ${p.pid}\n${p.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n')}\n${p.stderr.slice(-1000)}`),
-      lbProc ? `--- haproxy\n${lbProc.tail(10)}` : '',
+      ...lbProcs.map((l) => `--- ${l.name}\n${l.tail(10)}`),
       redisProc ? `--- redis\n${redisProc.tail(10)}` : '',
     ].join('\n');
     await stop().catch(() => undefined);
