@@ -70,6 +70,8 @@ export class Listener {
   private readonly publisher: Publisher;
   /** Backpressure on the LISTEN socket while leading (see ListenFlow). */
   private flow: ListenFlow | undefined;
+  /** Bus id of a plain notification: this process' id and a sequence number (unique, cheap). */
+  private plainSeq = 0;
   private running: Promise<void> | undefined;
   private sessions = 0;
   private connectFailures = 0;
@@ -196,6 +198,8 @@ export class Listener {
           metrics,
         })
       : undefined;
+    // Per-channel counters, looked up once (label hashing per notification showed in profiles).
+    const receivedOn = new Map<string, { inc(): void }>();
     const onNotification = (msg: pg.Notification) => {
       if (msg.channel === OUTBOX_WAKEUP_CHANNEL) {
         void drainer?.request();
@@ -204,11 +208,13 @@ export class Listener {
       if (msg.channel === HANDOVER_CHANNEL) return; // still LISTENed from standby days
       const receivedAt = Date.now();
       const built = envelopeFromText(msg.channel, msg.payload ?? '', new Date(receivedAt));
-      metrics.pgReceived.inc({ channel: msg.channel, source: 'notify' });
+      let counter = receivedOn.get(msg.channel);
+      if (counter === undefined) receivedOn.set(msg.channel, (counter = metrics.pgReceived.labels({ channel: msg.channel, source: 'notify' })));
+      counter.inc();
       if (!built.payloadWasJson) metrics.pgNonJson.inc();
       this.publisher.enqueue({
-        id: randomUUID(),
-        head: frameHead(built.envelope),
+        id: `${this.id}:${++this.plainSeq}`,
+        head: frameHead(built.envelope, built.payloadJson),
         keys: built.keys,
         notificationType: msg.channel,
         sourceTime: receivedAt,

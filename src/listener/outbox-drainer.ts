@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import type { PublishItem } from '../bus/bus.js';
-import { envelopeFromValue, frameHead } from '../protocol/envelope.js';
+import { envelopeFromText, frameHead } from '../protocol/envelope.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { destroySession, openSession, query, type SessionOptions } from './pg-session.js';
@@ -22,7 +22,8 @@ interface OutboxRow {
   id: string;
   uid: string;
   channel: string;
-  payload: unknown;
+  /** jsonb as text: parsed once here, and embedded in the frame as it is. */
+  payload: string;
   created_ms: number;
 }
 
@@ -94,7 +95,7 @@ export class OutboxDrainer {
     try {
       const { rows } = await query<OutboxRow>(
         c,
-        `SELECT id, uid, channel, payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
+        `SELECT id, uid, channel, payload::text AS payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
            FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.opts.batchSize],
         t,
@@ -156,6 +157,6 @@ export class OutboxDrainer {
 }
 
 function toItem(r: OutboxRow): PublishItem {
-  const { envelope, keys } = envelopeFromValue(r.channel, r.payload, new Date(r.created_ms));
-  return { id: r.uid, head: frameHead(envelope), keys, notificationType: r.channel, sourceTime: r.created_ms };
+  const { envelope, keys, payloadJson } = envelopeFromText(r.channel, r.payload, new Date(r.created_ms));
+  return { id: r.uid, head: frameHead(envelope, payloadJson), keys, notificationType: r.channel, sourceTime: r.created_ms };
 }

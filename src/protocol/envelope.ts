@@ -22,6 +22,12 @@ export interface BuiltEnvelope {
   keys: string[];
   /** False when the payload text was not valid JSON and is delivered as a string. */
   payloadWasJson: boolean;
+  /**
+   * The payload's own JSON text, when it can go into the frame as it is (valid JSON without raw
+   * newlines, which the bus uses as delimiters): no re-serialization, and numbers beyond 2^53
+   * reach clients with every digit.
+   */
+  payloadJson?: string;
 }
 
 /** From a plain LISTEN notification: the payload is text that may or may not be JSON. */
@@ -38,7 +44,9 @@ export function envelopeFromText(channel: string, text: string, receivedAt: Date
       payloadWasJson = false;
     }
   }
-  return { ...envelopeFromValue(channel, value, receivedAt), payloadWasJson };
+  const built = { ...envelopeFromValue(channel, value, receivedAt), payloadWasJson };
+  if (payloadWasJson && text !== '' && !text.includes('\n')) built.payloadJson = text;
+  return built;
 }
 
 /** From an already-parsed payload (an outbox row's jsonb). */
@@ -58,9 +66,12 @@ export function envelopeFromValue(channel: string, value: unknown, defaultTime: 
 /**
  * The client frame without its closing brace. The bus appends `,"offset":"…"}` once the offset
  * is known, so the frame is serialized exactly once, by the listener, for every recipient.
+ * With `payloadJson` (see BuiltEnvelope) the payload is embedded as it came.
  */
-export function frameHead(envelope: Envelope): string {
-  return JSON.stringify(envelope).slice(0, -1);
+export function frameHead(envelope: Envelope, payloadJson?: string): string {
+  if (payloadJson === undefined) return JSON.stringify(envelope).slice(0, -1);
+  const e = envelope;
+  return `{"notification_type":${JSON.stringify(e.notification_type)},"entity_type":${JSON.stringify(e.entity_type)},"entity_id":${JSON.stringify(e.entity_id)},"user_id":${JSON.stringify(e.user_id)},"payload":${payloadJson},"timestamp":${JSON.stringify(e.timestamp)}`;
 }
 
 export function frameWithOffset(head: string, offset: string): string {

@@ -160,7 +160,7 @@ describe('envelopeFromValue', () => {
     });
     expect(built.payloadWasJson).toBe(true);
     expect(built.keys).toEqual(routingKeys(built.envelope));
-    expect(envelopeFromText('inquiry_created', JSON.stringify(value), RECEIVED)).toEqual(built);
+    expect(envelopeFromText('inquiry_created', JSON.stringify(value), RECEIVED)).toEqual({ ...built, payloadJson: JSON.stringify(value) });
   });
 
   it('takes the timestamp from the value when valid, else the default time', () => {
@@ -187,16 +187,32 @@ describe('frameHead + frameWithOffset', () => {
     .tuple(fc.nat({ max: 2 ** 45 }), fc.nat({ max: 1_000_000 }))
     .map(([ms, seq]) => `${ms}-${seq}`);
 
-  /** The frame must parse to the envelope (as JSON sees it) plus "offset", with offset last. */
-  function checkFrame(envelope: Envelope, offset: string): void {
-    const frame = frameWithOffset(frameHead(envelope), offset);
+  /**
+   * The frame must parse to the envelope (as JSON sees it) plus "offset", with offset last; with
+   * the payload's own text embedded, the payload is whatever that text parses to.
+   */
+  function checkFrame(envelope: Envelope, offset: string, payloadJson?: string): void {
+    const frame = frameWithOffset(frameHead(envelope, payloadJson), offset);
     expect(frame).not.toContain('\n');
     const parsed = JSON.parse(frame) as Record<string, unknown>;
-    const expected = { ...(JSON.parse(JSON.stringify(envelope)) as Record<string, unknown>), offset };
+    const expected: Record<string, unknown> = { ...(JSON.parse(JSON.stringify(envelope)) as Record<string, unknown>), offset };
+    if (payloadJson !== undefined) expected['payload'] = JSON.parse(payloadJson);
     expect(parsed).toEqual(expected);
     expect(Object.keys(parsed)).toEqual(Object.keys(expected));
     expect(Object.keys(parsed).at(-1)).toBe('offset');
   }
+
+  it('embeds a JSON payload as it came: whitespace, key order and big integers kept', () => {
+    const text = '{ "entity_type": "execution", "id": 12345678901234567890, "z": 1, "a": 2 }';
+    const built = envelopeFromText('c', text, RECEIVED);
+    expect(built.payloadJson).toBe(text);
+    const frame = frameWithOffset(frameHead(built.envelope, built.payloadJson), '1-0');
+    expect(frame).toContain('"payload":{ "entity_type": "execution", "id": 12345678901234567890, "z": 1, "a": 2 },');
+    expect(JSON.parse(frame)).toMatchObject({ entity_type: 'execution', payload: { z: 1, a: 2 }, offset: '1-0' });
+    // Raw newlines (JSON whitespace) would break the bus' newline-delimited batches: re-serialized.
+    expect(envelopeFromText('c', '{\n"a": 1}', RECEIVED).payloadJson).toBeUndefined();
+    expect(envelopeFromText('c', 'not json', RECEIVED).payloadJson).toBeUndefined();
+  });
 
   it('produces the documented example frame', () => {
     const { envelope } = envelopeFromValue(
@@ -245,6 +261,8 @@ describe('frameHead + frameWithOffset', () => {
       fc.property(fc.string({ unit: 'grapheme', minLength: 1 }), text, offsetArb, (channel, payloadText, offset) => {
         const built = envelopeFromText(channel, payloadText, RECEIVED);
         checkFrame(built.envelope, offset);
+        checkFrame(built.envelope, offset, built.payloadJson);
+        if (built.payloadWasJson && payloadText !== '' && !payloadText.includes('\n')) expect(built.payloadJson).toBe(payloadText);
         if (!built.payloadWasJson) expect(built.envelope.payload).toBe(payloadText);
         expect(built.keys).toEqual(routingKeys(built.envelope));
       }),
