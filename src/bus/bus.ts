@@ -6,6 +6,9 @@
  *   given, each under a new offset, as one atomic step per item. An item whose `id` was
  *   published before (within the dedupe window) is skipped and gets its first offset back, so a
  *   retried batch or two briefly overlapping leaders never deliver one notification twice.
+ *   Items with an empty `id` are not remembered one by one; instead a `batchId` makes the whole
+ *   call idempotent: publishing the same batch id again publishes nothing and returns the first
+ *   call's offsets (a retry must resend the identical batch).
  * - Offsets are strings that sort in publication order within one epoch. The epoch changes
  *   whenever the history was lost.
  * - Subscribers get notifications in offset order, each carrying the offset before it (`prev`),
@@ -13,7 +16,11 @@
  */
 
 export interface PublishItem {
-  /** Unique id of the notification (an outbox row's uid, or a random id for plain ones). */
+  /**
+   * Unique id of the notification for dedupe across batches and leaders (an outbox row's uid), or
+   * '' for none (plain notifications: one leader session receives each, and the batch id covers
+   * its retries, without a dedupe key per notification in Redis).
+   */
   id: string;
   /** The client frame without its closing brace (see protocol/envelope.frameHead). */
   head: string;
@@ -67,8 +74,11 @@ export interface BusPosition {
 }
 
 export interface Bus {
-  /** Leader side. Resolves with one offset per item once the bus has accepted the whole batch. */
-  publish(items: readonly PublishItem[]): Promise<string[]>;
+  /**
+   * Leader side. Resolves with one offset per item once the bus has accepted the whole batch.
+   * `batchId` (optional): see the contract above.
+   */
+  publish(items: readonly PublishItem[], batchId?: string): Promise<string[]>;
   /** Leader side: announces liveness and the newest offset. */
   heartbeat(leaderId: string): Promise<void>;
   /** Edge side: registers the handler and subscribes; resolves once subscribed. */

@@ -17,6 +17,7 @@ export class MemoryBus implements Bus {
   private readonly handlers: BusHandler[] = [];
   private readonly history: BusNotification[] = [];
   private readonly seen = new Map<string, string>();
+  private readonly publishedBatches = new Map<string, string[]>();
   private readonly retention: number;
   private lastMs = 0;
   private seq = 0;
@@ -27,10 +28,12 @@ export class MemoryBus implements Bus {
     this.retention = opts.retention ?? 10_000;
   }
 
-  publish(items: readonly PublishItem[]): Promise<string[]> {
+  publish(items: readonly PublishItem[], batchId = ''): Promise<string[]> {
+    const done = this.publishedBatches.get(batchId);
+    if (done !== undefined) return Promise.resolve([...done]);
     const offsets: string[] = [];
     for (const it of items) {
-      const existing = this.seen.get(it.id);
+      const existing = it.id === '' ? undefined : this.seen.get(it.id);
       if (existing !== undefined) {
         offsets.push(existing);
         continue;
@@ -48,6 +51,10 @@ export class MemoryBus implements Bus {
       this.remember(it.id, n);
       for (const h of this.handlers) h.onNotification(n);
       offsets.push(offset);
+    }
+    if (batchId !== '') {
+      this.publishedBatches.set(batchId, offsets);
+      if (this.publishedBatches.size > this.retention) this.publishedBatches.delete(this.publishedBatches.keys().next().value as string);
     }
     return Promise.resolve(offsets);
   }
@@ -106,7 +113,7 @@ export class MemoryBus implements Bus {
 
   private remember(id: string, n: BusNotification): void {
     this.history.push(n);
-    this.seen.set(id, n.offset);
+    if (id !== '') this.seen.set(id, n.offset);
     if (this.history.length > this.retention) this.history.shift();
     if (this.seen.size > this.retention) {
       const oldest = this.seen.keys().next().value;

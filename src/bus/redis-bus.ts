@@ -45,7 +45,7 @@ export class RedisBus implements Bus {
     this.cmd.defineCommand('notifierHeartbeat', { numberOfKeys: 3, lua: HEARTBEAT_LUA });
   }
 
-  async publish(items: readonly PublishItem[]): Promise<string[]> {
+  async publish(items: readonly PublishItem[], batchId = ''): Promise<string[]> {
     if (items.length === 0) return [];
     const args: (string | number)[] = [
       this.keys.stream,
@@ -55,6 +55,7 @@ export class RedisBus implements Bus {
       this.opts.dedupeTtlSeconds,
       this.keys.seenPrefix,
       randomUUID(),
+      batchId,
     ];
     for (const it of items) args.push(it.id, it.head, metaFragment(it.keys, it.notificationType, it.sourceTime));
     return this.cmd.notifierPublishBatch(...args);

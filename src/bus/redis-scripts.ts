@@ -9,12 +9,24 @@ export const PUBLISH_BATCH_LUA = String.raw`
 -- ARGV[1] channel           ARGV[2] MAXLEN (approximate retention)
 -- ARGV[3] dedupe TTL (s)    ARGV[4] dedupe key prefix (same hash slot as the stream)
 -- ARGV[5] epoch to set if none exists (history lost or first start)
--- ARGV[6..] groups of 3: id, frame head (envelope JSON without closing brace), meta fragment
+-- ARGV[6] batch id, or '': a batch id already published returns its first offsets, publishing nothing
+-- ARGV[7..] groups of 3: id ('' = not remembered), frame head (envelope JSON without closing
+--           brace), meta fragment
 -- Stream entries: m = meta fragment, f = frame head, p = the previous entry's offset (so a reader
 -- can tell whether trimming removed anything right after the offset it starts from).
 -- Returns: one offset per item (the existing one for a duplicate).
 local stream, epochKey = KEYS[1], KEYS[2]
 local channel, maxlen, ttl, seenPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local batchKey = false
+if ARGV[6] ~= '' then
+  batchKey = seenPrefix .. 'batch:' .. ARGV[6]
+  local done = redis.call('GET', batchKey)
+  if done then
+    local offsets = {}
+    for o in string.gmatch(done, '[^,]+') do offsets[#offsets + 1] = o end
+    return offsets
+  end
+end
 if redis.call('EXISTS', epochKey) == 0 then
   redis.call('SET', epochKey, ARGV[5])
 end
@@ -23,15 +35,15 @@ local prev = '0-0'
 if newest[1] then prev = newest[1][1] end
 local out = {}
 local records = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local id, head, meta = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local seenKey = seenPrefix .. id
-  local existing = redis.call('GET', seenKey)
+  local existing = false
+  if id ~= '' then existing = redis.call('GET', seenPrefix .. id) end
   if existing then
     out[#out + 1] = existing
   else
     local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head, 'p', prev)
-    redis.call('SET', seenKey, offset, 'EX', ttl)
+    if id ~= '' then redis.call('SET', seenPrefix .. id, offset, 'EX', ttl) end
     records[#records + 1] = '{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}'
     prev = offset
     out[#out + 1] = offset
@@ -39,6 +51,9 @@ for i = 6, #ARGV, 3 do
 end
 if #records > 0 then
   redis.call('PUBLISH', channel, 'N' .. table.concat(records, '\n'))
+end
+if batchKey then
+  redis.call('SET', batchKey, table.concat(out, ','), 'EX', ttl)
 end
 return out
 `;

@@ -70,8 +70,6 @@ export class Listener {
   private readonly publisher: Publisher;
   /** Backpressure on the LISTEN socket while leading (see ListenFlow). */
   private flow: ListenFlow | undefined;
-  /** Bus id of a plain notification: this process' id and a sequence number (unique, cheap). */
-  private plainSeq = 0;
   private running: Promise<void> | undefined;
   private sessions = 0;
   private connectFailures = 0;
@@ -85,6 +83,7 @@ export class Listener {
       logger,
       metrics,
       onSent: (queued) => this.flow?.drained(queued),
+      batchIdPrefix: `${this.id}:`,
     });
     this.aborted = new Promise((r) => this.abort.signal.addEventListener('abort', () => r(), { once: true }));
     metrics.leader.set(0);
@@ -213,7 +212,7 @@ export class Listener {
       counter.inc();
       if (!built.payloadWasJson) metrics.pgNonJson.inc();
       this.publisher.enqueue({
-        id: `${this.id}:${++this.plainSeq}`,
+        id: '', // one leader session receives each plain NOTIFY; retries are covered by the batch id
         head: frameHead(built.envelope, built.payloadJson),
         keys: built.keys,
         notificationType: msg.channel,

@@ -20,6 +20,8 @@ export interface PublisherOptions {
   metrics: Metrics;
   /** After a batch of plain notifications left the queue, with what is still queued. */
   onSent?: (queued: number) => void;
+  /** Prefix of plain batches' ids (unique to this process), see Bus.publish. */
+  batchIdPrefix: string;
 }
 
 export class Publisher {
@@ -30,6 +32,9 @@ export class Publisher {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private droppedSinceLog = 0;
+  /** The plain batch being published: a retry resends exactly it, under the same id. */
+  private pending: { id: string; items: PublishItem[] } | undefined;
+  private batchSeq = 0;
 
   constructor(private readonly opts: PublisherOptions) {}
 
@@ -45,6 +50,7 @@ export class Publisher {
     this.retryTimer = undefined;
     const discarded = this.queue.length;
     this.queue.length = 0;
+    this.pending = undefined;
     if (discarded > 0) this.opts.metrics.plainDropped.inc(discarded);
     return discarded;
   }
@@ -81,19 +87,20 @@ export class Publisher {
       while (this.active && this.queue.length > 0) {
         // The batch is taken when the lane is free, not before waiting for it: whatever arrived
         // meanwhile (the rest of a socket read, an outbox batch's duration) goes out together.
-        let taken = 0;
+        let batch: { id: string; items: PublishItem[] } | undefined;
         try {
           await this.serial(() => {
-            const batch = this.queue.slice(0, this.opts.batchSize);
-            taken = batch.length;
-            return this.send(batch);
+            batch = this.pending ??= { id: `${this.opts.batchIdPrefix}${++this.batchSeq}`, items: this.queue.slice(0, this.opts.batchSize) };
+            return this.send(batch.items, batch.id);
           });
         } catch (err) {
           this.scheduleRetry(err as Error);
           return;
         }
-        // Only now remove them: a failed batch is retried in full (the bus dedupes by id).
-        this.queue.splice(0, taken);
+        // Only now remove them: a failed batch is retried as it was (the bus publishes a batch id once).
+        if (batch === undefined || this.pending !== batch) return; // stopped meanwhile
+        this.pending = undefined;
+        this.queue.splice(0, batch.items.length);
         this.failures = 0;
         this.opts.onSent?.(this.queue.length);
       }
@@ -114,10 +121,10 @@ export class Publisher {
     }, delay);
   }
 
-  private async send(items: readonly PublishItem[]): Promise<string[]> {
+  private async send(items: readonly PublishItem[], batchId?: string): Promise<string[]> {
     if (!this.active) throw new Error('not the leader: publishing stopped');
     try {
-      const offsets = await this.opts.bus.publish(items);
+      const offsets = await this.opts.bus.publish(items, batchId);
       this.opts.metrics.busPublished.inc(items.length);
       this.opts.metrics.busBatchSize.observe(items.length);
       return offsets;

@@ -121,6 +121,23 @@ describe.each(impls)('Bus contract: $name', (impl) => {
     expect(c.got.map((n) => JSON.parse(n.frame.toString()).payload)).toEqual([1, 2, 3, 4]);
   });
 
+  it('publishes a batch id once; items without id are never skipped on their own', async () => {
+    const { bus } = make();
+    const c = collector();
+    await bus.subscribe(c.handler);
+    const first = await bus.publish([item('', 1), item('', 2)], 'batch-a');
+    // A retry of the same batch (its reply was lost, say): nothing new, the first offsets back.
+    expect(await bus.publish([item('', 1), item('', 2)], 'batch-a')).toEqual(first);
+    // The same content under another batch id, or none, is new.
+    await bus.publish([item('', 3)], 'batch-b');
+    await bus.publish([item('', 4)]);
+    await bus.publish([item('', 4)]);
+    await c.until(5);
+    await bus.publish([item('sentinel', 5)]);
+    await c.until(6);
+    expect(c.got.map((n) => JSON.parse(n.frame.toString()).payload)).toEqual([1, 2, 3, 4, 4, 5]);
+  });
+
   it('reads the history after an offset, in pages, with the frames live subscribers got', async () => {
     const { bus } = make();
     const c = collector();
@@ -170,6 +187,18 @@ describe.each(impls)('Bus contract: $name', (impl) => {
 });
 
 describe('Redis bus specifics', () => {
+  it('keeps one dedupe key per batch for items without id, and one per item with an id', async () => {
+    const { bus, prefix } = impls[1]!.create();
+    open.push(bus);
+    await bus.publish([item('', 1), item('', 2), item('', 3)], 'plain-batch');
+    await bus.publish([item('row-uid-1', 4), item('row-uid-2', 5)]);
+    const admin = new Redis(serviceUrls().redisUrl);
+    const seen = redisKeys(prefix ?? '').seenPrefix;
+    const keys = (await admin.keys(`${seen}*`)).map((k) => k.slice(seen.length)).sort();
+    await admin.quit();
+    expect(keys).toEqual(['batch:plain-batch', 'row-uid-1', 'row-uid-2']);
+  });
+
   it('survives an empty script cache (a restarted Redis): NOSCRIPT is handled', async () => {
     const { bus } = impls[1]!.create();
     open.push(bus);

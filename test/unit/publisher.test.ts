@@ -5,14 +5,23 @@ import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { Publisher } from '../../src/listener/publisher.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
-/** A MemoryBus that fails while `down` is set, and records every batch it was asked to publish. */
+/**
+ * A MemoryBus that fails while `down` is set (or publishes and then loses the reply while
+ * `loseReply` is), and records every batch it was asked to publish.
+ */
 class FlakyBus extends MemoryBus {
   down = false;
-  readonly batches: string[][] = [];
-  override publish(items: readonly PublishItem[]): Promise<string[]> {
-    this.batches.push(items.map((i) => i.id));
-    if (this.down) return Promise.reject(new Error('bus down'));
-    return super.publish(items);
+  loseReply = false;
+  readonly calls: { ids: string[]; batchId: string | undefined }[] = [];
+  get batches(): string[][] {
+    return this.calls.map((c) => c.ids);
+  }
+  override async publish(items: readonly PublishItem[], batchId?: string): Promise<string[]> {
+    this.calls.push({ ids: items.map((i) => i.id), batchId });
+    if (this.down) throw new Error('bus down');
+    const offsets = await super.publish(items, batchId);
+    if (this.loseReply) throw new Error('reply lost');
+    return offsets;
   }
 }
 
@@ -29,6 +38,7 @@ function setup(opts: { batchSize?: number; queueLimit?: number } = {}) {
     queueLimit: opts.queueLimit ?? 1000,
     logger: pino({ level: 'silent' }),
     metrics,
+    batchIdPrefix: 'test:',
   });
   return { bus, publisher, delivered, metrics };
 }
@@ -59,9 +69,9 @@ describe('Publisher', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const original = bus.publish.bind(bus);
-    bus.publish = async (items) => {
+    bus.publish = async (items, batchId) => {
       if (items[0]?.id === 'outbox') await gate;
-      return original(items);
+      return original(items, batchId);
     };
     const outbox = publisher.publishNow([item('outbox')]);
     publisher.enqueue(item('first'));
@@ -84,6 +94,37 @@ describe('Publisher', () => {
     await until(() => delivered.length === 3, 10_000);
     const ok = bus.batches.filter((_, i) => i > 0).flat();
     expect(ok).toEqual(['a', 'b', 'c']);
+  });
+
+  it('resends exactly the failed batch under the same batch id, even when more queued meanwhile', async () => {
+    const { bus, publisher, delivered } = setup();
+    publisher.start();
+    bus.down = true;
+    publisher.enqueue(item('a'));
+    publisher.enqueue(item('b'));
+    await until(() => bus.calls.length >= 1);
+    publisher.enqueue(item('c'));
+    bus.down = false;
+    await until(() => delivered.length === 3, 10_000);
+    const [failed, ...rest] = bus.calls;
+    expect(failed).toEqual({ ids: ['a', 'b'], batchId: 'test:1' });
+    expect(rest.filter((c) => c.batchId === 'test:1').every((c) => c.ids.join() === 'a,b')).toBe(true);
+    expect(rest.at(-1)).toEqual({ ids: ['c'], batchId: 'test:2' });
+  });
+
+  it('publishes a batch once when the bus took it but the reply was lost', async () => {
+    const { bus, publisher, delivered } = setup();
+    publisher.start();
+    bus.loseReply = true;
+    publisher.enqueue(item(''));
+    publisher.enqueue(item(''));
+    await until(() => bus.calls.length >= 1);
+    bus.loseReply = false;
+    publisher.enqueue(item(''));
+    await until(() => bus.calls.length >= 3, 10_000);
+    await until(() => publisher.queued === 0, 10_000);
+    expect(delivered).toHaveLength(3);
+    expect(new Set(delivered).size).toBe(3);
   });
 
   it('flushes again after stepping down and leading again while a retry was pending', async () => {
