@@ -19,6 +19,7 @@ export interface StormStats {
   back: number;
   resumed: number;
   resets: number;
+  resetReasons: Record<string, number>;
   replayed: number;
   outOfOrder: number;
   beyond: number;
@@ -40,6 +41,7 @@ export function newStats(): StormStats {
     back: 0,
     resumed: 0,
     resets: 0,
+    resetReasons: {},
     replayed: 0,
     outOfOrder: 0,
     beyond: 0,
@@ -211,6 +213,7 @@ export class StormClient implements FrameSink {
         break;
       case 'reset':
         this.stats.resets++;
+        bump(this.stats.resetReasons, str('reason'));
         this.epoch = str('epoch');
         this.offset = str('offset') || this.offset;
         this.lastFrame = undefined;

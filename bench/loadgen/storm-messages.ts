@@ -78,6 +78,8 @@ export interface StormReport extends Check {
   /** `resumed` answers, `reset` answers, and notifications replayed (sum of `replayed`). */
   resumed: number;
   resets: number;
+  /** `reset` answers by reason (expired, epoch). */
+  resetReasons: Record<string, number>;
   replayed: number;
   /** Receipts of a seq not greater than the one before on the same client. */
   outOfOrder: number;

@@ -173,6 +173,7 @@ export class StormPool {
       outages: parts.flatMap((p) => p.outages),
       resumed: sum((r) => r.resumed),
       resets: sum((r) => r.resets),
+      resetReasons: merge((r) => r.resetReasons),
       replayed: sum((r) => r.replayed),
       outOfOrder: sum((r) => r.outOfOrder),
       beyond: sum((r) => r.beyond),

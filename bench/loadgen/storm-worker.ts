@@ -75,6 +75,7 @@ function report(produced: number): StormReport {
     outages: clients.map((c) => c.outage),
     resumed: stats.resumed,
     resets: stats.resets,
+    resetReasons: stats.resetReasons,
     replayed: stats.replayed,
     outOfOrder: stats.outOfOrder,
     beyond,

@@ -30,6 +30,11 @@ export function timesOf(r: RoundResult): Times {
   };
 }
 
+const events = (e: RoundResult['edgeEvents']) =>
+  Object.entries(e)
+    .map(([k, v]) => `${k} ×${v.count} (${v.sample.slice(0, 120)})`)
+    .join('; ') || 'none';
+
 const last = (a: Float64Array) => (a.length === 0 ? Number.NaN : (a[a.length - 1] as number));
 
 /**
@@ -65,7 +70,11 @@ export function roundMeasurements(id: string, r: RoundResult, targetSeconds: num
       note: `per client \`welcome\` → \`resumed\` (the edge replaying what the client missed): ${spread(t.replay)}; before it, back-off ${spread(t.backoff)}; attempt → 101 through HAProxy ${spread(t.upgrade)}`,
     }),
     m('all dropped', round(last(t.dropped), 3), 's', { note: `signal → the client seeing its connection end; per client ${spread(t.dropped)}` }),
-    m('resets', rep.resets, 'clients', { target: '0', met: rep.resets === 0, note: `${rep.resumed} resumed answers; ${rep.replayed.toLocaleString('en-US')} notifications replayed in them` }),
+    m('resets', rep.resets, 'clients', {
+      target: '0',
+      met: rep.resets === 0,
+      note: `by reason ${kv(rep.resetReasons)}; ${rep.resumed} resumed answers, ${rep.replayed.toLocaleString('en-US')} notifications replayed in them; surviving edges' warnings: ${events(r.edgeEvents)}`,
+    }),
     m('notifications lost or duplicated', lost + rep.duplicated, 'notifications', {
       target: 'none (every client every seq exactly once)',
       met: lost + rep.duplicated === 0 && rep.beyond === 0,

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Harness } from '../../test/cluster/harness.js';
 import { httpGet } from '../../test/cluster/system.js';
+import type { LogLine } from '../../test/helpers/processes.js';
 import { eventually } from '../../test/helpers/services.js';
 import type { Backoff, StormReport } from '../loadgen/storm-messages.js';
 import { StormPool } from '../loadgen/storm-pool.js';
@@ -48,6 +49,8 @@ export interface RoundResult {
   spread: number[];
   /** Seconds from the signal until the victim's process had exited. */
   victimExitSeconds: number;
+  /** Warnings and errors the surviving edges logged during the round, by event, with a sample message. */
+  edgeEvents: Record<string, { count: number; sample: string }>;
 }
 
 export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResult> {
@@ -69,7 +72,8 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     o.log(`${o.clients} clients subscribed through ${h.lbs.length} HAProxy in ${(opened.ms / 1000).toFixed(1)} s; the victim edge holds ${onVictim}`);
     if (onVictim !== o.clients) throw new Error(`the victim edge holds ${onVictim} clients, not ${o.clients}`);
 
-    for (const i of o.survivors) await h.startEdge(i);
+    const survivors = [];
+    for (const i of o.survivors) survivors.push(await h.startEdge(i));
     await h.waitAllEdgesReady(30_000);
     await producer.start();
     await sleep(o.beforeSeconds * 1000);
@@ -105,7 +109,8 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     const report = await pool.report(produced);
     const spread = await Promise.all(o.survivors.map((i) => connectedClients(h, i)));
     const victimExitSeconds = ((await exited) - signalAt) / 1000;
-    return { signal: o.signal, clients: o.clients, signalAt, openSeconds: opened.ms / 1000, produced, report, cpu: cpuUse, cpuWindowSeconds, spread, victimExitSeconds };
+    const edgeEvents = warningsOf(survivors.flatMap((p) => p.logs));
+    return { signal: o.signal, clients: o.clients, signalAt, openSeconds: opened.ms / 1000, produced, report, cpu: cpuUse, cpuWindowSeconds, spread, victimExitSeconds, edgeEvents };
   } finally {
     await producer.stop();
     await pool.close();
@@ -125,6 +130,18 @@ async function onlyVictimUp(h: Harness, o: RoundOptions): Promise<void> {
     await lb.waitServer(o.victim, 'UP', 10_000);
     for (const i of o.survivors) await lb.waitServer(i, 'DOWN', 10_000);
   }
+}
+
+/** pino levels: 40 warn, 50 error. */
+function warningsOf(lines: LogLine[]): Record<string, { count: number; sample: string }> {
+  const out: Record<string, { count: number; sample: string }> = {};
+  for (const l of lines) {
+    if (Number(l['level']) < 40) continue;
+    const key = String(l.event ?? l.msg);
+    const e = (out[key] ??= { count: 0, sample: String(l['err'] ?? l.msg ?? '') });
+    e.count++;
+  }
+  return out;
 }
 
 async function connectedClients(h: Harness, edge: number): Promise<number> {

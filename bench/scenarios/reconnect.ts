@@ -95,7 +95,7 @@ function logRound(ctx: BenchContext, r: RoundResult): void {
   const rep = r.report;
   ctx.log(
     `[${ID}] ${r.signal}: all dropped ${max(t.dropped)} s, all reconnected ${max(t.reconnected)} s, all resumed ${max(t.resumed)} s; ` +
-      `${t.notBack} not back; resumed ${rep.resumed}, resets ${rep.resets}; produced ${r.produced}, missing ${rep.missing}, duplicated ${rep.duplicated}; ` +
-      `attempts ${rep.attempts}, refused ${JSON.stringify(rep.refused)}, failures ${JSON.stringify(rep.failures)}; spread ${r.spread.join('/')}; victim exited after ${r.victimExitSeconds.toFixed(2)} s`,
+      `${t.notBack} not back; resumed ${rep.resumed}, resets ${rep.resets} ${JSON.stringify(rep.resetReasons)}; produced ${r.produced}, missing ${rep.missing}, duplicated ${rep.duplicated}; ` +
+      `attempts ${rep.attempts}, refused ${JSON.stringify(rep.refused)}, failures ${JSON.stringify(rep.failures)}; spread ${r.spread.join('/')}; victim exited after ${r.victimExitSeconds.toFixed(2)} s; surviving edges logged ${JSON.stringify(r.edgeEvents)}`,
   );
 }
