@@ -25,6 +25,8 @@ export interface FanoutOptions {
    * slowest worker's frames per connection.
    */
   pattern: 'broadcast' | 'selective';
+  /** Broadcast pattern only: notification seq still carries `user_id` seq % connections (every client matches anyway). */
+  perUser?: boolean;
   log: (m: string) => void;
 }
 
@@ -68,7 +70,7 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
       changed: () => load.nextProgress(),
       window: o.flowWindow,
       maxBatch: o.maxBatch,
-      userOf: o.pattern === 'selective' ? (seq) => seq % ready : undefined,
+      userOf: o.pattern === 'selective' || o.perUser === true ? (seq) => seq % ready : undefined,
     });
     await sleep(o.warmupMs);
     const roles = { ...subject.processes(), 'load generator': load.pids };

@@ -30,6 +30,7 @@ import type { BenchContext, Measurement, Scenario } from '../lib/scenario.js';
 import { startHarness, type Harness } from '../../test/cluster/harness.js';
 import { httpGet } from '../../test/cluster/system.js';
 import { CountingClient } from './pg/client.js';
+import { ALL_CPUS, CONSUMER_CPU, SOURCE_CPU, pin } from './pg/affinity.js';
 import { CpuMeter, childrenOf, findProcess, metricSum } from './pg/cpu.js';
 import { cpuProfileNodeOptions, formatSummary, profilesIn, summarizeProfile } from './pg/cpuprofile.js';
 import { notifyScript, outboxScript, runPgbench, type PgbenchResult } from './pg/pgbench.js';
@@ -118,8 +119,22 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
       redis,
       client,
       listener: -1,
+      pinned: false,
       pgbench: (name, script, secs) =>
-        runPgbench({ port: h.pg.port, database: 'notifier', script, dir: scripts, name, clients: CLIENTS, threads: THREADS, seconds: secs, onSpawn: (pid) => (pgbenchPid = pid) }),
+        runPgbench({
+          port: h.pg.port,
+          database: 'notifier',
+          script,
+          dir: scripts,
+          name,
+          clients: CLIENTS,
+          threads: THREADS,
+          seconds: secs,
+          onSpawn: (pid) => {
+            pgbenchPid = pid;
+            if (env.pinned) pin([pid], SOURCE_CPU);
+          },
+        }),
       groups: (listenBackends, outboxBackends, listener) => ({
         'pg LISTEN backend': () => listenBackends,
         'pg outbox backend': () => outboxBackends,
@@ -159,12 +174,31 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
     await stopListener();
     const raw2 = await rawRun(env, seconds, warmup);
 
+    // The same two runs with PostgreSQL and pgbench on one core and the consumers on the other.
+    const pinAll = (source: string, consumer: string) => {
+      pin([postmaster, ...childrenOf(postmaster)], source);
+      pin([process.pid, redisPid ?? -1, h.edges[0]?.pid ?? -1, h.listeners[env.listener]?.pid ?? -1], consumer);
+    };
+    let rawPinned: RunResult;
+    let plainPinned: RunResult;
+    env.pinned = true;
+    try {
+      pinAll(SOURCE_CPU, CONSUMER_CPU);
+      rawPinned = await rawRun(env, seconds, warmup);
+      await restartListener({});
+      pinAll(SOURCE_CPU, CONSUMER_CPU);
+      plainPinned = await notifierRun(env, 'notifier plain', notifyScript(PLAIN_CHANNEL), seconds, warmup);
+    } finally {
+      env.pinned = false;
+      pinAll(ALL_CPUS, ALL_CPUS);
+    }
+
     if (profileDir) {
       for (const mode of ['plain', 'outbox']) {
         for (const f of profilesIn(join(profileDir, mode))) ctx.log(`[${ID}] listener profile (${mode}): ${formatSummary(summarizeProfile(f, 20))}`);
       }
     }
-    return [...measurements(raw1, raw2, plain, outbox), ...drainMeasurements(plainDrain, outboxDrain)];
+    return [...measurements(raw1, raw2, plain, outbox), ...pinnedMeasurements(rawPinned, plainPinned), ...drainMeasurements(plainDrain, outboxDrain)];
   } finally {
     client?.close();
     redis.disconnect();
@@ -180,6 +214,8 @@ interface Env {
   client: CountingClient;
   /** Index (in h.listeners) of the running listener. */
   listener: number;
+  /** PostgreSQL and pgbench on one core, the consumers on the other (see pg/affinity.ts). */
+  pinned: boolean;
   pgbench: (name: string, script: string, seconds: number) => Promise<PgbenchResult>;
   groups: (listenBackends: number[], outboxBackends: number[], listenerPid?: number) => Record<string, () => number[]>;
 }
@@ -450,6 +486,26 @@ function measurements(raw1: RunResult, raw2: RunResult, plain: RunResult, outbox
       value: outbox.backlogAtEnd ?? NaN,
       unit: 'rows',
       note: `${outbox.drainSeconds === undefined ? 'not drained' : `drained ${outbox.drainSeconds.toFixed(2)} s after the load stopped`}${outbox.drainStates ? `; drain session: ${statesText(outbox.drainStates)}` : ''}`,
+    },
+  ];
+}
+
+/** The "PostgreSQL on its own core" pair: does notifier keep up with what PostgreSQL can send? */
+function pinnedMeasurements(raw: RunResult, plain: RunResult): Measurement[] {
+  const ratio = plain.receivedPerSecond / raw.receivedPerSecond;
+  const where = `PostgreSQL + pgbench pinned to CPU ${SOURCE_CPU}, the consumers to CPU ${CONSUMER_CPU}`;
+  return [
+    { scenario: ID, subject: 'pgbench NOTIFY → pg LISTEN, PostgreSQL on its own core', metric: 'notifications/s', value: Math.round(raw.receivedPerSecond), unit: '/s', note: `${where}; ${drainText(raw)}; CPU % of a core: ${cpuText(raw.cpu)}` },
+    { scenario: ID, subject: 'notifier plain, PostgreSQL on its own core', metric: 'notifications/s', value: Math.round(plain.receivedPerSecond), unit: '/s', note: `${where}; ${drainText(plain)}; CPU % of a core: ${cpuText(plain.cpu)}; CPU µs/notification: ${costText(plain)}` },
+    {
+      scenario: ID,
+      subject: 'notifier plain, PostgreSQL on its own core',
+      metric: 'plain / raw',
+      value: Math.round(ratio * 1000) / 1000,
+      unit: '×',
+      target: '≥ 90% of raw',
+      met: ratio >= 0.9 && plain.drainSeconds !== undefined,
+      note: `${k(plain.receivedPerSecond)}/s of ${k(raw.receivedPerSecond)}/s`,
     },
   ];
 }
