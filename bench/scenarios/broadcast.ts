@@ -23,12 +23,6 @@ const SLOW_PEERS: [string, () => Promise<Subject>][] = [
 const SLOW_PEER_TARGET = 20;
 const PEER_TRIALS = 2;
 
-let lastNotifierDeliveries: number | undefined;
-/** The notifier's broadcast deliveries/s measured earlier in this process (scenario 4 compares). */
-export function lastBroadcast(): number | undefined {
-  return lastNotifierDeliveries;
-}
-
 /** A fan-out measurement and the server process' highest RSS during it (connect to drain). */
 export type FanoutTrial = FanoutResult & { peakRssKb?: number };
 
@@ -126,7 +120,6 @@ export const broadcast: Scenario = {
     const ourss = await fanoutTrials(startNotifier, o, trials);
     const raw = median(raws);
     const ours = median(ourss);
-    lastNotifierDeliveries = ours.deliveriesPerSec;
     const ratio = ours.deliveriesPerSec / raw.deliveriesPerSec;
     const best = (rs: FanoutResult[]) => Math.max(...rs.map((r) => r.deliveriesPerSec));
     const bestRatio = best(ourss) / best(raws);

@@ -93,11 +93,11 @@ async function measureSubject(subject: Subject, o: { connections: number; sample
   }
 }
 
-function rows(subject: string, r: RateResult): Measurement[] {
+function rows(subject: string, r: RateResult, trials = ''): Measurement[] {
   const base = { scenario: ID, subject, unit: 'ms' };
   const lost = r.expected - r.delivered;
   return [
-    { ...base, metric: `p50 @ ${r.rate}/s`, value: round(r.p50), note: `${r.samples} samples; max ${round(r.max)} ms` },
+    { ...base, metric: `p50 @ ${r.rate}/s`, value: round(r.p50), note: [`${r.samples} samples; max ${round(r.max)} ms`, r.rate === 10 ? trials : ''].filter(Boolean).join('; ') },
     { ...base, metric: `p99 @ ${r.rate}/s`, value: round(r.p99) },
     { ...base, metric: `p99.9 @ ${r.rate}/s`, value: round(r.p999) },
     {
@@ -116,26 +116,38 @@ export const latency: Scenario = {
   id: ID,
   title: 'Latency at 10/s and 100/s to N clients subscribed to `all` (send → receive)',
   async run(ctx) {
-    const o = { connections: ctx.quick ? 1000 : 5000, sampleEvery: 50, durationMs: ctx.quick ? 10_000 : 30_000, log: ctx.log };
+    const o = { connections: ctx.quick ? 1000 : 5000, sampleEvery: 50, durationMs: ctx.quick ? 10_000 : 15_000, log: ctx.log };
+    // Single runs of either subject are hit at random by this machine's loopback stalls (a p99
+    // of 350 ms for raw uWS at 10/s once): several trials, alternating, each subject's median.
+    const trials = ctx.quick ? 1 : 3;
     ctx.param?.('connections', o.connections);
     ctx.param?.('rates', RATES.map((r) => `${r}/s`).join(', '));
     ctx.param?.('window per rate', `${o.durationMs} ms (after 1 s of warm-up at the same rate)`);
+    ctx.param?.('trials', `${trials} per subject, alternating raw uWS and notifier, each on a fresh server; the trial with the median p99 @ 10/s is reported`);
     ctx.param?.('latency sampled on', `1 in ${o.sampleEvery} connections`);
     ctx.param?.('clock', 'sent_at = CLOCK_MONOTONIC at the producer just before the send; received = CLOCK_MONOTONIC in the load generator after the frame is parsed');
-    const results = new Map<string, RateResult[]>();
-    for (const start of [startRawUws, startNotifier]) {
-      const subject = await start();
-      try {
-        results.set(subject.name, await measureSubject(subject, o));
-      } finally {
-        await subject.stop();
+    const trialsOf = new Map<string, RateResult[][]>();
+    for (let t = 0; t < trials; t++) {
+      for (const start of [startRawUws, startNotifier]) {
+        const subject = await start();
+        try {
+          const list = trialsOf.get(subject.name) ?? [];
+          list.push(await measureSubject(subject, o));
+          trialsOf.set(subject.name, list);
+        } finally {
+          await subject.stop();
+        }
       }
     }
+    const p99At10 = (rs: RateResult[]) => rs.find((r) => r.rate === 10)?.p99 ?? Number.POSITIVE_INFINITY;
+    const medianTrial = (list: RateResult[][] = []) => [...list].sort((a, b) => p99At10(a) - p99At10(b))[Math.floor(list.length / 2)] ?? [];
+    const trialNote = (list: RateResult[][] = []) => (list.length > 1 ? `p99 @ 10/s per trial: ${list.map((rs) => round(p99At10(rs))).join(', ')} ms` : '');
+    const results = new Map([...trialsOf].map(([name, list]) => [name, medianTrial(list)]));
     const out: Measurement[] = [];
     const ours = results.get('notifier') ?? [];
     const raw = results.get('raw uWS') ?? [];
-    for (const r of ours) out.push(...rows('notifier', r));
-    for (const r of raw) out.push(...rows('raw uWS', r));
+    for (const r of ours) out.push(...rows('notifier', r, trialNote(trialsOf.get('notifier'))));
+    for (const r of raw) out.push(...rows('raw uWS', r, trialNote(trialsOf.get('raw uWS'))));
     const at = (list: RateResult[], rate: number) => list.find((r) => r.rate === rate);
     const ours10 = at(ours, 10);
     const raw10 = at(raw, 10);
