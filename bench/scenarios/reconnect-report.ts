@@ -86,6 +86,9 @@ export function roundMeasurements(id: string, r: RoundResult, targetSeconds: num
     m(`CPU, ${survivors} surviving edge${survivors === 1 ? '' : 's'}`, cpu('surviving edges'), '% of a core', {
       note: `over the ${round(r.cpuWindowSeconds, 1)} s from the signal until every client was back; listener ${cpu('listener')} %, Redis ${cpu('redis')} %, PostgreSQL ${cpu('postgres')} %, victim ${cpu('victim')} %, load generator ${cpu('load generator')} %, other processes ${cpu('other')} %, irq ${cpu('irq')} %, machine ${cpu('machine')} %`,
     }),
+    m('surviving edges: event-loop delay max', round(Math.max(...r.loopDelay.map((d) => d.max)), 3), 's', {
+      note: `over the same window, per edge: ${r.loopDelay.map((d) => `max ${round(d.max, 3)} s, p99 ${round(d.p99, 3)} s`).join('; ')} (the edge serves upgrades, /ready and replays on this one loop)`,
+    }),
     m(`CPU, ${lbs} HAProxy`, cpu('haproxy'), '% of a core', { note: 'same window' }),
   ];
 }

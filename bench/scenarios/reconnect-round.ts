@@ -13,7 +13,7 @@ import type { LogLine } from '../../test/helpers/processes.js';
 import { eventually } from '../../test/helpers/services.js';
 import type { Backoff, StormReport } from '../loadgen/storm-messages.js';
 import { StormPool } from '../loadgen/storm-pool.js';
-import { CpuMeter, childrenOf, findProcess } from './pg/cpu.js';
+import { CpuMeter, childrenOf, findProcess, metricValue } from './pg/cpu.js';
 import { StormProducer } from './reconnect-producer.js';
 
 export interface RoundOptions {
@@ -49,6 +49,8 @@ export interface RoundResult {
   spread: number[];
   /** Seconds from the signal until the victim's process had exited. */
   victimExitSeconds: number;
+  /** Each surviving edge's event-loop delay over the storm window, seconds (max and p99). */
+  loopDelay: { max: number; p99: number }[];
   /** Warnings and errors the surviving edges logged during the round, by event, with a sample message. */
   edgeEvents: Record<string, { count: number; sample: string }>;
 }
@@ -79,6 +81,7 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     await sleep(o.beforeSeconds * 1000);
 
     await pool.arm();
+    await loopDelays(h, o.survivors); // prom-client restarts its event-loop histogram at every scrape
     const cpu = cpuMeter(h, o, pool);
     cpu.start();
     const victim = h.edges[o.victim];
@@ -100,6 +103,7 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     }
     const cpuWindowSeconds = (Date.now() - signalAt) / 1000;
     const cpuUse = cpu.stop();
+    const loopDelay = await loopDelays(h, o.survivors);
     const back = pool.progress().back;
     o.log(`${back} of ${o.clients} clients back after ${cpuWindowSeconds.toFixed(1)} s; producing ${o.afterSeconds} s more`);
 
@@ -110,7 +114,7 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     const spread = await Promise.all(o.survivors.map((i) => connectedClients(h, i)));
     const victimExitSeconds = ((await exited) - signalAt) / 1000;
     const edgeEvents = warningsOf(survivors.flatMap((p) => p.logs));
-    return { signal: o.signal, clients: o.clients, signalAt, openSeconds: opened.ms / 1000, produced, report, cpu: cpuUse, cpuWindowSeconds, spread, victimExitSeconds, edgeEvents };
+    return { signal: o.signal, clients: o.clients, signalAt, openSeconds: opened.ms / 1000, produced, report, cpu: cpuUse, cpuWindowSeconds, spread, victimExitSeconds, loopDelay, edgeEvents };
   } finally {
     await producer.stop();
     await pool.close();
@@ -142,6 +146,18 @@ function warningsOf(lines: LogLine[]): Record<string, { count: number; sample: s
     e.count++;
   }
   return out;
+}
+
+async function loopDelays(h: Harness, edges: number[]): Promise<{ max: number; p99: number }[]> {
+  return Promise.all(
+    edges.map(async (i) => {
+      const text = (await httpGet(`${h.edgeHttp(i)}/metrics`, 10_000))?.text ?? '';
+      return {
+        max: metricValue(text, 'notifier_nodejs_eventloop_lag_max_seconds') ?? Number.NaN,
+        p99: metricValue(text, 'notifier_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN,
+      };
+    }),
+  );
 }
 
 async function connectedClients(h: Harness, edge: number): Promise<number> {
