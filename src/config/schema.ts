@@ -90,6 +90,7 @@ export const configSchema = z
     maxInboundPerSecond: int(1, 1_000_000).default(50),
     maxBackpressureBytes: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
     slowConsumerCheckMs: int(10, 60_000).default(250),
+    replayCacheBytes: int(0, 4 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
     idleTimeoutSeconds: int(0, 960)
       .refine((n) => n === 0 || n >= 8, 'must be 0 (disabled) or at least 8 seconds')
       .default(120),
@@ -154,6 +155,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   maxFrameBytes: 'NOTIFIER_MAX_FRAME_BYTES',
   maxInboundPerSecond: 'NOTIFIER_MAX_INBOUND_PER_SECOND',
   maxBackpressureBytes: 'NOTIFIER_MAX_BACKPRESSURE_BYTES',
+  replayCacheBytes: 'NOTIFIER_REPLAY_CACHE_BYTES',
   slowConsumerCheckMs: 'NOTIFIER_SLOW_CONSUMER_CHECK_MS',
   idleTimeoutSeconds: 'NOTIFIER_IDLE_TIMEOUT_SECONDS',
   shutdownGraceMs: 'NOTIFIER_SHUTDOWN_GRACE_MS',

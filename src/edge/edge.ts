@@ -7,7 +7,7 @@
  * recipient.
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, BusNotification } from '../bus/bus.js';
+import type { Bus, BusNotification, HistoryPage } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -28,6 +28,7 @@ import {
 import { sleep } from '../util/backoff.js';
 import { BusFeed } from './bus-feed.js';
 import { FilterIndex } from './filter-index.js';
+import { RecentHistory } from './recent-history.js';
 import { replay } from './replay.js';
 import { replyAsync, replyJson } from './http-reply.js';
 import { loadUws, type Uws } from './uws.js';
@@ -76,6 +77,9 @@ export class Edge {
   private readonly uws: typeof Uws;
   private readonly app: Uws.TemplatedApp;
   private readonly index = new FilterIndex();
+  private readonly recent: RecentHistory;
+  /** History reads in flight, by position: resumes from the same offset share one read. */
+  private readonly reads = new Map<string, Promise<HistoryPage>>();
   private readonly conns = new Set<Uws.WebSocket<Conn>>();
   private listenSocket: Uws.us_listen_socket | undefined;
   private boundPort = 0;
@@ -92,12 +96,16 @@ export class Edge {
       opts.logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
     }
     this.app = uws.App();
+    this.recent = new RecentHistory(opts.config.replayCacheBytes);
     this.feed = new BusFeed({
       bus: opts.bus,
       config: opts.config,
       logger: opts.logger,
       metrics: opts.metrics,
-      deliver: (n) => this.route(n),
+      deliver: (n) => {
+        this.recent.push(n);
+        this.route(n);
+      },
       resync: () => this.resync(),
     });
     this.routes();
@@ -160,9 +168,14 @@ export class Edge {
     const all = [...this.conns];
     const batches = Math.max(1, Math.min(all.length, Math.ceil(this.opts.config.shutdownGraceMs / 50)));
     const perBatch = Math.ceil(all.length / batches);
-    for (let i = 0; i < all.length; i += perBatch) {
+    const interval = this.opts.config.shutdownGraceMs / batches;
+    // Each batch has its time on a schedule from the start: a busy event loop makes the
+    // timers late, and sleeping a full interval after each batch would add those delays up.
+    const started = Date.now();
+    for (let i = 0, b = 0; i < all.length; i += perBatch, b++) {
       for (const ws of all.slice(i, i + perBatch)) this.closeConn(ws, CloseCode.ServiceRestart, 'server restarting');
-      if (i + perBatch < all.length) await sleep(this.opts.config.shutdownGraceMs / batches);
+      const next = started + (b + 1) * interval;
+      if (i + perBatch < all.length) await sleep(Math.max(0, next - Date.now()));
     }
   }
 
@@ -365,7 +378,7 @@ export class Edge {
     }
     conn.replaying = true;
     replay(
-      { readAfter: (after, count) => this.opts.bus.readAfter(after, count), liveOffset: () => this.feed.lastOffset },
+      { readAfter: (after, count) => this.readHistory(after, count), liveOffset: () => this.feed.lastOffset },
       {
         isOpen: () => this.conns.has(ws),
         filters: conn.filters,
@@ -391,6 +404,26 @@ export class Edge {
         if (this.conns.has(ws)) this.reset(ws, conn, 'expired');
       },
     );
+  }
+
+  /**
+   * History for replays: from this edge's recent copy when it reaches back that far, else from
+   * the bus, one read per position however many clients resume from it, retried twice.
+   */
+  private readHistory(after: string, count: number): Promise<HistoryPage> {
+    const local = this.recent.readAfter(after, count);
+    if (local !== undefined) {
+      this.opts.metrics.replayReads.inc({ source: 'memory' });
+      return Promise.resolve(local);
+    }
+    const key = `${after}/${count}`;
+    let read = this.reads.get(key);
+    if (read === undefined) {
+      this.opts.metrics.replayReads.inc({ source: 'bus' });
+      read = retry(() => this.opts.bus.readAfter(after, count), [250, 1000]).finally(() => this.reads.delete(key));
+      this.reads.set(key, read);
+    }
+    return read;
   }
 
   /** Tells the client its history is gone and puts it live from the edge's current offset. */
@@ -452,4 +485,16 @@ export class Edge {
       }
     }
   }
+}
+
+/** `fn`, tried again after each delay while it rejects; the last attempt's rejection stands. */
+async function retry<T>(fn: () => Promise<T>, delaysMs: readonly number[]): Promise<T> {
+  for (const delay of delaysMs) {
+    try {
+      return await fn();
+    } catch {
+      await sleep(delay);
+    }
+  }
+  return fn();
 }

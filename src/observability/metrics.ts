@@ -148,6 +148,12 @@ export function createMetrics() {
       help: 'Notifications sent to resuming connections from the history',
       registers: r,
     }),
+    replayReads: new Counter({
+      name: 'notifier_replay_reads_total',
+      help: "History pages read for resuming connections: from the edge's recent copy (memory) or from the bus (bus; concurrent identical reads counted once)",
+      labelNames: ['source'] as const,
+      registers: r,
+    }),
     busHeartbeatAge: new Gauge({
       name: 'notifier_bus_heartbeat_age_seconds',
       help: 'Seconds since this edge last heard the leader heartbeat on the bus',

@@ -8,7 +8,6 @@ import { produce, sequenceReport } from '../helpers/producer.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 let cluster: Cluster;
-let edges: { url: string; http: string }[];
 const clients: TestClient[] = [];
 
 async function connect(edge: { url: string }): Promise<TestClient> {
@@ -24,11 +23,6 @@ beforeAll(async () => {
   cluster = await createCluster({ env: { NOTIFIER_STREAM_RETENTION: '1000' } });
   const listener = cluster.startListener();
   await listener.waitForEvent('leader:listen:success');
-  edges = [await cluster.startEdge(), await cluster.startEdge()];
-  for (const e of edges) {
-    await waitReady(e.http);
-    await waitLeaderSeen(e.http);
-  }
 });
 
 afterAll(async () => {
@@ -36,7 +30,28 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe('resume', () => {
+const replayReads = async (edge: { http: string }, source: 'memory' | 'bus') => {
+  const text = await (await fetch(`${edge.http}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`notifier_replay_reads_total{source="${source}"}`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+};
+
+// Each variant runs the same resumes on its own pair of edges: replays served from the edges'
+// recent copy, from Redis only, and from a copy too small for what was missed (Redis again).
+describe.each([
+  { variant: "from the edge's memory", env: {}, source: 'memory' as const, holdsTrimmed: true },
+  { variant: 'from Redis (no edge copy)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '0' }, source: 'bus' as const, holdsTrimmed: false },
+  { variant: 'from Redis (edge copy too small)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '20000' }, source: 'bus' as const, holdsTrimmed: false },
+])('resume, replayed $variant', ({ env, source, holdsTrimmed }) => {
+  let edges: { url: string; http: string }[];
+  beforeAll(async () => {
+    edges = [await cluster.startEdge(env), await cluster.startEdge(env)];
+    for (const e of edges) {
+      await waitReady(e.http);
+      await waitLeaderSeen(e.http);
+    }
+  });
+
   it('replays what was missed on another edge while notifications keep coming, then goes live', async () => {
     const first = await connect(edges[0]!);
     expect(first.welcome).toMatchObject({ epoch: expect.any(String), offset: expect.stringMatching(/^\d+-\d+$/) });
@@ -74,6 +89,7 @@ describe('resume', () => {
     const resumedAt = second!.messages.findIndex((m) => m['type'] === 'resumed');
     const replayedCount = Number(outcome['replayed']);
     expect(second!.messages.slice(1, resumedAt).filter((m) => !('type' in m))).toHaveLength(replayedCount);
+    expect(await replayReads(edges[1]!, source)).toBeGreaterThan(0);
   });
 
   it('sends reset for another epoch, then live notifications', async () => {
@@ -85,7 +101,7 @@ describe('resume', () => {
     expect(seqs(c, 'r2')).toEqual([0]);
   });
 
-  it('sends reset when the history was trimmed past the offset', async () => {
+  it('sends reset when the history was trimmed past the offset (unless the edge still holds it)', async () => {
     const c = await connect(edges[1]!);
     await c.subscribe('entity_type:r3');
     await cluster.db.sql(`SELECT notifier.publish('x', '{"entity_type":"r3","entity_id":1,"seq":0}')`);
@@ -101,10 +117,17 @@ describe('resume', () => {
     await watcher.waitForNotifications(1);
     const again = await connect(edges[0]!);
     const outcome = await again.resume(String(c.welcome['epoch']), offset, ['entity_type:r3']);
-    expect(outcome).toMatchObject({ type: 'reset', reason: 'expired' });
     await cluster.db.sql(`SELECT notifier.publish('x', '{"entity_type":"r3","entity_id":4,"seq":3}')`);
-    await again.waitForNotifications(1);
-    expect(seqs(again, 'r3')).toEqual([3]);
+    if (holdsTrimmed) {
+      // Redis trimmed it, but this edge's own copy (32 MB by default) still reaches back.
+      expect(outcome).toMatchObject({ type: 'resumed', replayed: 2 });
+      await again.waitForNotifications(3);
+      expect(seqs(again, 'r3')).toEqual([1, 2, 3]);
+    } else {
+      expect(outcome).toMatchObject({ type: 'reset', reason: 'expired' });
+      await again.waitForNotifications(1);
+      expect(seqs(again, 'r3')).toEqual([3]);
+    }
   });
 
   it('rejects resume after subscribe, and resume with bad fields, keeping the connection', async () => {
