@@ -38,10 +38,10 @@ const replayReads = async (edge: { http: string }, source: 'memory' | 'bus') => 
 
 // Each variant runs the same resumes on its own pair of edges: replays served from the edges'
 // recent copy, from Redis only, and from a copy too small for what was missed (Redis again).
-describe.each([
-  { variant: "from the edge's memory", env: {}, source: 'memory' as const, holdsTrimmed: true },
-  { variant: 'from Redis (no edge copy)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '0' }, source: 'bus' as const, holdsTrimmed: false },
-  { variant: 'from Redis (edge copy too small)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '20000' }, source: 'bus' as const, holdsTrimmed: false },
+describe.each<{ variant: string; env: Record<string, string>; source: 'memory' | 'bus'; holdsTrimmed: boolean }>([
+  { variant: "from the edge's memory", env: {}, source: 'memory', holdsTrimmed: true },
+  { variant: 'from Redis (no edge copy)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '0' }, source: 'bus', holdsTrimmed: false },
+  { variant: 'from Redis (edge copy too small)', env: { NOTIFIER_REPLAY_CACHE_BYTES: '20000' }, source: 'bus', holdsTrimmed: false },
 ])('resume, replayed $variant', ({ env, source, holdsTrimmed }) => {
   let edges: { url: string; http: string }[];
   beforeAll(async () => {
