@@ -41,11 +41,15 @@ const results = readResults(JSON_PATH);
 let failures = 0;
 for (const s of selected) {
   const params: Record<string, string | number> = {};
+  const notes: string[] = [];
   const ctx: BenchContext = {
     quick,
     log: (m) => console.log(`${stamp()} ${s.id}: ${m}`),
     param: (name, value) => {
       params[name] = value;
+    },
+    explain: (text) => {
+      notes.push(text);
     },
   };
   const run: ScenarioRun = {
@@ -58,6 +62,7 @@ for (const s of selected) {
     machine: machine(),
     params,
     measurements: [],
+    notes,
   };
   console.log(`${stamp()} ${s.id}: ${s.title}${quick ? ' (quick)' : ''}`);
   const t0 = Date.now();

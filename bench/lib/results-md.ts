@@ -28,6 +28,8 @@ export interface ScenarioRun {
   machine: Machine;
   params: Record<string, string | number>;
   measurements: Measurement[];
+  /** Paragraphs the scenario wrote about its numbers (BenchContext.explain). */
+  notes?: string[];
   /** Set when the scenario failed; measurements then hold what it had (usually nothing). */
   error?: string;
 }
@@ -121,6 +123,7 @@ export function renderMarkdown(file: ResultsFile): string {
       }
       out.push('');
     }
+    for (const note of r.notes ?? []) out.push(note, '');
   }
   return `${out.join('\n')}\n`;
 }

@@ -30,6 +30,11 @@ export interface BenchContext {
    * a scenario can be run with a context that does not collect them: call it as `ctx.param?.(…)`.
    */
   param?(name: string, value: string | number): void;
+  /**
+   * Adds a paragraph to the scenario's section in RESULTS.md: what the numbers mean, and for a
+   * target not met, the measured reason. Optional like `param`.
+   */
+  explain?(text: string): void;
 }
 
 export interface Scenario {

@@ -198,6 +198,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
         for (const f of profilesIn(join(profileDir, mode))) ctx.log(`[${ID}] listener profile (${mode}): ${formatSummary(summarizeProfile(f, 20))}`);
       }
     }
+    explain(ctx, [raw1, raw2], plain, outbox, rawPinned, plainPinned);
     return [...measurements(raw1, raw2, plain, outbox), ...pinnedMeasurements(rawPinned, plainPinned), ...drainMeasurements(plainDrain, outboxDrain)];
   } finally {
     client?.close();
@@ -488,6 +489,36 @@ function measurements(raw1: RunResult, raw2: RunResult, plain: RunResult, outbox
       note: `${outbox.drainSeconds === undefined ? 'not drained' : `drained ${outbox.drainSeconds.toFixed(2)} s after the load stopped`}${outbox.drainStates ? `; drain session: ${statesText(outbox.drainStates)}` : ''}`,
     },
   ];
+}
+
+/** What the runs say about the targets, from their own numbers (RESULTS.md). */
+function explain(ctx: BenchContext, raws: RunResult[], plain: RunResult, outbox: RunResult, rawPinned: RunResult, plainPinned: RunResult): void {
+  const total = (r: RunResult) => Object.values(costPerNotification(r)).reduce((a, b) => a + b, 0);
+  const us = (v: number) => `${v.toFixed(0)} µs`;
+  const rawRate = raws.reduce((a, r) => a + r.receivedPerSecond, 0) / raws.length;
+  const rawCost = raws.reduce((a, r) => a + total(r), 0) / raws.length;
+  const c = costPerNotification(plain);
+  const consumers = ['listener', 'redis', 'edge', 'bench process'].map((g) => `${g} ${us(c[g] ?? 0)}`).join(', ');
+  const ratio = plain.receivedPerSecond / rawRate;
+  const pinnedRatio = plainPinned.receivedPerSecond / rawPinned.receivedPerSecond;
+  ctx.explain?.(
+    `**Plain mode on shared cores (${ratio.toFixed(2)}× raw).** Every run saturates the machine ` +
+      `(${plain.cpu['machine']?.toFixed(0) ?? '?'} % of 200 % in the notifier run), so its rate is set by the CPU each notification costs. ` +
+      `Raw, PostgreSQL, pgbench and one LISTEN client cost ${us(rawCost)} of CPU per notification; through notifier ${us(total(plain))}: ` +
+      `the consumers (${consumers}) take CPU that PostgreSQL would otherwise use, which bounds plain/raw near ${(rawCost / total(plain)).toFixed(2)} ` +
+      `on one 2-core machine however fast each stage is. With PostgreSQL and pgbench on their own core and the consumers on the other ` +
+      `(as with a database on its own machine), notifier delivered ${pinnedRatio.toFixed(2)}× what raw LISTEN received ` +
+      `(${k(plainPinned.receivedPerSecond)}/s vs ${k(rawPinned.receivedPerSecond)}/s): it keeps up with what PostgreSQL sends.`,
+  );
+  if (outbox.receivedPerSecond < 10_000) {
+    const o = costPerNotification(outbox);
+    ctx.explain?.(
+      `**Outbox (${k(outbox.receivedPerSecond)}/s).** Each notification is an INSERT by the application, then a SELECT … FOR UPDATE, ` +
+        `a Redis publish and a DELETE by the drain, all on the same two cores: PostgreSQL's backends took ${us((o['pg others'] ?? 0) + (o['pg outbox backend'] ?? 0))} ` +
+        `per notification and the listener ${us(o['listener'] ?? 0)}. Without concurrent writes, the same drain moves a backlog at the rate in the ` +
+        `"backlog drain" row below.`,
+    );
+  }
 }
 
 /** The "PostgreSQL on its own core" pair: does notifier keep up with what PostgreSQL can send? */
