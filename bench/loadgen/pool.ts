@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { indicesOf, type FilterSpec, type LoadMode, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
+import { endWorkers } from './children.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -222,14 +223,6 @@ export class LoadGen {
 
   /** Ends every worker (their sockets close with them); SIGKILL after 5 s. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(async (w) => {
-        if (w.child.exitCode !== null || w.child.signalCode !== null) return;
-        this.post(w, { t: 'exit' });
-        const timer = setTimeout(() => w.child.kill('SIGKILL'), 5000);
-        await w.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await endWorkers(this.workers, (w) => this.post(w as Worker, { t: 'exit' }));
   }
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { own } from '../peers/subject.js';
 import { MAX_PER_WORKER, nextSourceAddress } from './pool.js';
 import type { Backoff, Check, FromStormWorker, StormProgress, StormReport, StormSpec, ToStormWorker } from './storm-messages.js';
+import { endWorkers } from './children.js';
 
 const WORKER = fileURLToPath(new URL('./storm-worker.ts', import.meta.url));
 
@@ -193,14 +194,6 @@ export class StormPool {
 
   /** Ends every worker (their sockets close with them); SIGKILL after 5 s. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(async (w) => {
-        if (w.child.exitCode !== null || w.child.signalCode !== null) return;
-        this.post(w, { t: 'exit' });
-        const timer = setTimeout(() => w.child.kill('SIGKILL'), 5000);
-        await w.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await endWorkers(this.workers, (w) => this.post(w as Worker, { t: 'exit' }));
   }
 }

@@ -5,6 +5,7 @@
  */
 import { StormClient, newStats } from './storm-client.js';
 import type { Check, FromStormWorker, StormReport, StormSpec, ToStormWorker } from './storm-messages.js';
+import { inLanes } from './lanes.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
 
@@ -18,12 +19,9 @@ function send(msg: FromStormWorker): void {
 async function openAll(spec: StormSpec): Promise<void> {
   const started = Date.now();
   const table = new Uint8Array(spec.count * spec.capacity);
-  let next = 0;
   let ready = 0;
   let failed = 0;
-  const one = (): Promise<void> | undefined => {
-    if (next >= spec.count) return undefined;
-    const i = next++;
+  await inLanes(spec.count, spec.concurrency, (i) => {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         failed++;
@@ -37,14 +35,8 @@ async function openAll(spec: StormSpec): Promise<void> {
       });
       clients.push(client);
       client.connect();
-    }).then(() => one());
-  };
-  const lanes: Promise<void>[] = [];
-  for (let k = 0; k < spec.concurrency; k++) {
-    const p = one();
-    if (p) lanes.push(p);
-  }
-  await Promise.all(lanes);
+    });
+  });
   const errors = Object.entries({ ...stats.failures, ...Object.fromEntries(Object.entries(stats.refused).map(([k, n]) => [`HTTP ${k}`, n])) }).map(([k, n]) => `${n}× ${k}`);
   send({ t: 'opened', ready, failed, errors, ms: Date.now() - started });
 }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, envelopeTime, monoMs, sentAt, textFrame, upgradeRequest, type FrameSink } from './frames.js';
 import { filtersFor, indicesOf, isSampled, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
 import { CONNECT_MAIN, PONG, sioPacket, socketIoQuery } from './socketio.js';
+import { inLanes } from './lanes.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
 const MAX_SAMPLES = 200_000;
@@ -195,13 +196,11 @@ class SocketIoConn extends Conn {
 async function openAll(spec: OpenSpec): Promise<void> {
   const started = Date.now();
   const indices = indicesOf(spec);
-  let next = 0;
   let ready = 0;
   let failed = 0;
   const errors = new Map<string, number>();
-  const one = (): Promise<void> | undefined => {
-    if (next >= indices.length) return undefined;
-    const i = indices[next++] as number;
+  await inLanes(indices.length, spec.concurrency, (k) => {
+    const i = indices[k] as number;
     const sampled = isSampled(i, spec.sampleEvery);
     return new Promise<void>((resolve) => {
       let conn: Conn | undefined = undefined;
@@ -226,14 +225,8 @@ async function openAll(spec: OpenSpec): Promise<void> {
       const filters = filtersFor(spec.filters, i);
       conn = spec.mode === 'socketio' ? new SocketIoConn(spec, filters, sampled, done) : new Conn(spec, filters, sampled, done);
       conns.push(conn);
-    }).then(() => one());
-  };
-  const lanes: Promise<void>[] = [];
-  for (let k = 0; k < spec.concurrency; k++) {
-    const p = one();
-    if (p) lanes.push(p);
-  }
-  await Promise.all(lanes);
+    });
+  });
   send({ t: 'opened', ready, failed, errors: [...errors].map(([e, n]) => `${n}× ${e}`), ms: Date.now() - started });
 }
 

@@ -39,20 +39,19 @@ export class FilterIndex {
    * `all` matches everything, so a set containing it is just `all`.
    */
   static topicsOf(filters: Iterable<string>): string[] {
-    const set = new Set(filters);
-    if (set.has(ALL)) return [ALL];
-    const ordered = [...set].sort(canonical);
-    return ordered.map((f, i) => (i === 0 ? f : [f, ...ordered.slice(0, i)].join(SEPARATOR)));
+    return topicsOfOrdered(ordered(filters));
   }
 
   /** Registers one more connection with this filter set; returns the topics it must subscribe to. */
   acquire(filters: Iterable<string>): string[] {
-    const topics = FilterIndex.topicsOf(filters);
-    for (const topic of topics) {
+    const sorted = ordered(filters);
+    const topics = topicsOfOrdered(sorted);
+    topics.forEach((topic, i) => {
       const refs = this.refs.get(topic);
       this.refs.set(topic, (refs ?? 0) + 1);
-      if (refs === undefined) this.add(topic);
-    }
+      // The connection's own filter strings serve as keys and exclusions: no copies per topic.
+      if (refs === undefined) this.add(topic, sorted[i] as string, sorted.slice(0, i));
+    });
     return topics;
   }
 
@@ -101,8 +100,7 @@ export class FilterIndex {
     out.push(topic);
   }
 
-  private add(topic: string): void {
-    const [filter, ...excluded] = topic.split(SEPARATOR) as [string, ...string[]];
+  private add(topic: string, filter: string, excluded: string[]): void {
     if (excluded.length > 0) this.exclusions.set(topic, excluded);
     const existing = this.byKey.get(filter);
     if (existing === undefined) this.byKey.set(filter, topic);
@@ -123,6 +121,17 @@ export class FilterIndex {
     existing.delete(topic);
     if (existing.size === 1) this.byKey.set(filter, existing.values().next().value as string);
   }
+}
+
+/** The set in canonical order; `all` matches everything, so a set containing it is just `all`. */
+function ordered(filters: Iterable<string>): string[] {
+  const set = new Set(filters);
+  return set.has(ALL) ? [ALL] : [...set].sort(canonical);
+}
+
+/** Topic i: filter i, then the filters before it (the ones that must not match). */
+function topicsOfOrdered(sorted: readonly string[]): string[] {
+  return sorted.map((f, i) => (i === 0 ? f : [f, ...sorted.slice(0, i)].join(SEPARATOR)));
 }
 
 function canonical(a: string, b: string): number {
