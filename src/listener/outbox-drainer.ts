@@ -1,8 +1,8 @@
 /**
- * Drains notifier.outbox on its own connection: in one transaction, take the oldest rows
- * (ORDER BY id, FOR UPDATE SKIP LOCKED), publish them, delete them, commit. Rows are deleted
- * only after the bus accepted them; if anything fails the transaction rolls back and the rows
- * are taken again later (the bus dedupes by uid, so a retry never delivers twice).
+ * Drains notifier.outbox on its own connection: in one transaction, take and delete the oldest
+ * rows (ORDER BY id, FOR UPDATE SKIP LOCKED, one DELETE … RETURNING), publish them, commit. The
+ * delete commits only after the bus accepted them; if anything fails the transaction rolls back
+ * and the rows are taken again later (the bus dedupes by uid, so a retry never delivers twice).
  *
  * Never a `WHERE id > last_id` cursor: sequence values commit out of order, so a cursor would
  * skip rows that commit late.
@@ -93,19 +93,23 @@ export class OutboxDrainer {
     const t = this.opts.session.queryTimeoutMs;
     await query(c, 'BEGIN', [], t);
     try {
+      // Take and delete the batch in one statement; the transaction stays open until the bus
+      // accepted it, so a failed publish rolls the rows back for the next drain.
       const { rows } = await query<OutboxRow>(
         c,
-        `SELECT id, uid, channel, payload::text AS payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
-           FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `WITH batch AS (SELECT id FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+         DELETE FROM notifier.outbox o USING batch WHERE o.id = batch.id
+         RETURNING o.id, o.uid, o.channel, o.payload::text AS payload, (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms`,
         [this.opts.batchSize],
         t,
       );
-      if (rows.length > 0) {
-        await this.opts.publish(rows.map(toItem));
-        await query(c, 'DELETE FROM notifier.outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)], t);
-      }
+      // RETURNING has no order: publish in id order.
+      rows.sort(byId);
+      if (rows.length > 0) await this.opts.publish(rows.map(toItem));
       await query(c, 'COMMIT', [], t);
-      for (const r of rows) this.opts.metrics.pgReceived.inc({ channel: r.channel, source: 'outbox' });
+      const perChannel = new Map<string, number>();
+      for (const r of rows) perChannel.set(r.channel, (perChannel.get(r.channel) ?? 0) + 1);
+      for (const [channel, n] of perChannel) this.opts.metrics.pgReceived.inc({ channel, source: 'outbox' }, n);
       this.failures = 0;
       return rows.length;
     } catch (err) {
@@ -154,6 +158,11 @@ export class OutboxDrainer {
       );
     }
   }
+}
+
+/** bigint ids as text: shorter is smaller, equal lengths compare as strings. */
+function byId(a: OutboxRow, b: OutboxRow): number {
+  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function toItem(r: OutboxRow): PublishItem {
