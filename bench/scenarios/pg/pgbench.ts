@@ -37,6 +37,8 @@ export interface PgbenchOptions {
   rate?: number;
   /** Called with pgbench's pid once it runs (for CPU accounting). */
   onSpawn?: (pid: number) => void;
+  /** Session settings for pgbench's connections (PGOPTIONS), e.g. '-c notifier.wakeup=off'. */
+  pgOptions?: string;
 }
 
 export interface PgbenchResult {
@@ -57,7 +59,7 @@ export function runPgbench(o: PgbenchOptions): Promise<PgbenchResult> {
   const args = ['-n', '-h', '127.0.0.1', '-p', String(o.port), '-U', 'postgres', '-c', String(o.clients), '-j', String(o.threads), '-T', String(o.seconds), '-f', file, ...(o.rate ? ['-R', String(o.rate)] : []), o.database];
   return new Promise((resolve, reject) => {
     const startedAt = Date.now();
-    const child = spawn(pgbenchBin(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'], PGCONNECT_TIMEOUT: '5' } });
+    const child = spawn(pgbenchBin(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'], PGCONNECT_TIMEOUT: '5', ...(o.pgOptions ? { PGOPTIONS: o.pgOptions } : {}) } });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
