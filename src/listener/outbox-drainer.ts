@@ -97,9 +97,11 @@ export class OutboxDrainer {
       // accepted it, so a failed publish rolls the rows back for the next drain.
       const { rows } = await query<OutboxRow>(
         c,
-        `WITH batch AS (SELECT id FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-         DELETE FROM notifier.outbox o USING batch WHERE o.id = batch.id
-         RETURNING o.id, o.uid, o.channel, o.payload::text AS payload, (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms`,
+        // id = ANY(ARRAY(…)) keeps both halves on the primary key; a CTE joined with USING is
+        // planned as a sequential scan and hash join over a table full of dead tuples.
+        `DELETE FROM notifier.outbox
+          WHERE id = ANY(ARRAY(SELECT id FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
+          RETURNING id, uid, channel, payload::text AS payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms`,
         [this.opts.batchSize],
         t,
       );
