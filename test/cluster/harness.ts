@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -267,45 +267,51 @@ function listening(p: NotifierProcess, name: string, timeoutMs = 20_000): Promis
   return Promise.race([line.then((l) => Number(l['port'])), exited]);
 }
 
-function haproxyConfig(o: { mode: 'http' | 'tcp'; port: number; statsPort: number; edgePorts: number[]; maxconn: number }): string {
-  return [
-    'global',
-    // 4000 by default: enough for the fault matrix; maxconn × 2 file descriptors must fit under `ulimit -n`.
-    `  maxconn ${o.maxconn}`,
-    '',
-    'defaults',
-    `  mode ${o.mode}`,
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-    // After the WebSocket upgrade (or for the whole connection in tcp mode).
-    '  timeout tunnel 1h',
-    '  timeout client-fin 5s',
-    '  timeout server-fin 5s',
-    '  timeout check 1s',
-    // A connection refused by a dead edge is retried on another one.
-    '  retries 3',
-    '  option redispatch 1',
-    '',
-    'frontend edges_in',
-    `  bind 127.0.0.1:${o.port}`,
-    '  default_backend edges',
-    '',
-    'backend edges',
-    '  balance roundrobin',
-    '  option httpchk',
-    '  http-check send meth GET uri /ready ver HTTP/1.1 hdr Host 127.0.0.1',
-    '  http-check expect status 200',
-    '  default-server inter 500 fastinter 250 downinter 500 fall 2 rise 1',
-    ...o.edgePorts.map((p, i) => `  server e${i} 127.0.0.1:${p} check`),
-    '',
-    'listen stats',
-    `  bind 127.0.0.1:${o.statsPort}`,
-    '  mode http',
-    '  stats enable',
-    '  stats uri /stats',
-    '',
-  ].join('\n');
+/**
+ * The HAProxy config the deployment uses (deploy/docker-compose.yml mounts this very file), read
+ * as a template: the tests run with its timeouts, retries, health checks and balancing, and change
+ * only what must differ here.
+ */
+export const HAPROXY_CONFIG = fileURLToPath(new URL('../../deploy/haproxy/haproxy.cfg', import.meta.url));
+
+/**
+ * Renders deploy/haproxy/haproxy.cfg for a test cluster: `maxconn` in `global`, `mode` in
+ * `defaults`, the `bind` of `frontend edges_in` and of `listen stats` (127.0.0.1 on the given
+ * ports), and the `server` lines of `backend edges` (one per edge port, named e0, e1, …). Every
+ * other line is kept as written. Throws if the file no longer has one of those directives, so a
+ * change to the deployment's config cannot silently leave the tests on something else.
+ */
+export function haproxyConfig(o: { mode: 'http' | 'tcp'; port: number; statsPort: number; edgePorts: number[]; maxconn: number }, template = readFileSync(HAPROXY_CONFIG, 'utf8')): string {
+  // Each directive to replace: its section, the line(s) it becomes, and whether it must be unique.
+  let serversWritten = 0;
+  const rules: { section: string; name: string; unique: boolean; replace: (indent: string) => string[]; seen: number }[] = [
+    { section: 'global', name: 'maxconn', unique: true, replace: (i) => [`${i}maxconn ${o.maxconn}`], seen: 0 },
+    { section: 'defaults', name: 'mode', unique: true, replace: (i) => [`${i}mode ${o.mode}`], seen: 0 },
+    { section: 'frontend edges_in', name: 'bind', unique: true, replace: (i) => [`${i}bind 127.0.0.1:${o.port}`], seen: 0 },
+    { section: 'listen stats', name: 'bind', unique: true, replace: (i) => [`${i}bind 127.0.0.1:${o.statsPort}`], seen: 0 },
+    // The first server line becomes the test's servers; the deployment's others are dropped.
+    { section: 'backend edges', name: 'server', unique: false, replace: (i) => (serversWritten++ === 0 ? o.edgePorts.map((p, k) => `${i}server e${k} 127.0.0.1:${p} check`) : []), seen: 0 },
+  ];
+  let section = '';
+  const out: string[] = [];
+  for (const line of template.split('\n')) {
+    const body = line.trim();
+    const indented = /^\s/.test(line);
+    if (body !== '' && !body.startsWith('#') && !indented) section = body.replace(/\s+/g, ' ');
+    const rule = indented ? rules.find((r) => r.section === section && body.split(/\s+/)[0] === r.name) : undefined;
+    if (!rule) {
+      out.push(line);
+      continue;
+    }
+    rule.seen++;
+    out.push(...rule.replace(/^\s*/.exec(line)?.[0] ?? ''));
+  }
+  const wrong = rules.filter((r) => r.seen === 0 || (r.unique && r.seen > 1));
+  if (wrong.length > 0) {
+    const what = wrong.map((r) => `${r.unique ? 'exactly one' : 'a'} "${r.name}" in "${r.section}"`).join(', ');
+    throw new Error(`${HAPROXY_CONFIG} must have ${what}: the cluster tests render their HAProxy config from it`);
+  }
+  return out.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
