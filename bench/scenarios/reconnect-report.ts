@@ -39,7 +39,7 @@ const last = (a: Float64Array) => (a.length === 0 ? Number.NaN : (a[a.length - 1
 
 /**
  * The target (issue 4) is for the kill; a SIGTERM round reports the same numbers without it (its
- * edge spreads the closes over NOTIFIER_SHUTDOWN_GRACE_MS on purpose). Resets, loss and
+ * edge spreads the closes over NOTIFIER_DRAIN_SECONDS on purpose). Resets, loss and
  * duplicates are held to 0 in every round.
  */
 export function roundMeasurements(id: string, r: RoundResult, targetSeconds: number, survivors: number, lbs: number): Measurement[] {

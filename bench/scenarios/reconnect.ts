@@ -13,7 +13,7 @@
  * on it; then the survivors start and turn UP. A producer sends `pg_notify` with a sequence
  * number at a fixed rate through the real path (listener → Redis → edges) before, during and
  * after the signal. The victim gets SIGKILL (and, in a second round, SIGTERM: it drains, closing
- * its clients with 1012 over NOTIFIER_SHUTDOWN_GRACE_MS), and every client reconnects through its
+ * its clients with 1012 over NOTIFIER_DRAIN_SECONDS), and every client reconnects through its
  * HAProxy with a jittered back-off and resumes from its last offset. At the end every client must
  * have every seq exactly once.
  *
@@ -49,7 +49,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   ctx.param?.('clients', `${clients}, all subscribed to \`all\`, on one edge (the only one up while they connect)`);
   ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (NODE_OPTIONS ${EDGE_NODE_OPTIONS}), all on 127.0.0.1`);
   ctx.param?.('load balancers', `${LBS} HAProxy instances (2 LB nodes: a process holds 2 fds per client, ≤ 20,000), ${perLb} clients each, round robin over every edge with /ready checks (inter 500 ms, fall 2), retries 3 with redispatch`);
-  ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? 'SIGTERM (drain: 1012 in batches over NOTIFIER_SHUTDOWN_GRACE_MS 5 s)' : s)).join(', '));
+  ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? 'SIGTERM (drain: 1012 in batches over NOTIFIER_DRAIN_SECONDS 5 s)' : s)).join(', '));
   ctx.param?.('producer', `pg_notify('${CHANNEL}', {seq}) at ${rate}/s on one connection, before, during and after the signal`);
   ctx.param?.('client back-off', `after a drop: first retry uniform 0–${BACKOFF.firstMs / 1000} s; after each failed attempt (503, refused, 5 s without an upgrade answer) the window doubles, up to ${BACKOFF.maxMs / 1000} s (full jitter); the first request on a new connection is \`resume\``);
   ctx.param?.('load generator', `${Math.max(LBS, Math.ceil(clients / 5000))} processes of raw net sockets (≤ 5,000 each, own 127.0.x.y source address), one per LB node`);

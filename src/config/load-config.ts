@@ -15,6 +15,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings that were renamed: setting the old name is an error that names the new one. */
+const RENAMED: Record<string, string> = {
+  NOTIFIER_SHUTDOWN_GRACE_MS: 'NOTIFIER_DRAIN_SECONDS (in seconds, e.g. 10)',
+};
+
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   file?: string;
@@ -47,6 +52,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     raw[k] = v;
     sources.set(k, 'flag');
   }
+
+  const renamed = Object.entries(RENAMED).filter(([old]) => env[old] !== undefined);
+  if (renamed.length > 0) throw new ConfigError(renamed.map(([old, now]) => `${old} (environment): renamed; use ${now}`));
 
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(describeIssues(result.error, raw, sources, opts.file));

@@ -16,8 +16,9 @@ export const DEFAULT_CHANNELS = [
 
 // Strings (env, YAML) are converted with Number(); anything else must already be a number. Not
 // z.coerce: it reads an empty or blank string, null and false as 0 (PORT= would bind a random port).
-const int = (min: number, max: number) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
+const fromString = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v);
+const int = (min: number, max: number) => z.preprocess(fromString, z.number().int().min(min).max(max));
+const decimal = (min: number, max: number) => z.preprocess(fromString, z.number().min(min).max(max));
 
 const bool = z.preprocess((v) => {
   if (typeof v !== 'string') return v;
@@ -94,7 +95,7 @@ export const configSchema = z
     idleTimeoutSeconds: int(0, 960)
       .refine((n) => n === 0 || n >= 8, 'must be 0 (disabled) or at least 8 seconds')
       .default(120),
-    shutdownGraceMs: int(0, 600_000).default(5000),
+    drainSeconds: decimal(0, 600).default(10),
     allowUwsFallback: bool.default(false),
   })
   .strict()
@@ -158,6 +159,6 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   replayCacheBytes: 'NOTIFIER_REPLAY_CACHE_BYTES',
   slowConsumerCheckMs: 'NOTIFIER_SLOW_CONSUMER_CHECK_MS',
   idleTimeoutSeconds: 'NOTIFIER_IDLE_TIMEOUT_SECONDS',
-  shutdownGraceMs: 'NOTIFIER_SHUTDOWN_GRACE_MS',
+  drainSeconds: 'NOTIFIER_DRAIN_SECONDS',
   allowUwsFallback: 'NOTIFIER_ALLOW_UWS_FALLBACK',
 };

@@ -156,7 +156,7 @@ export class Edge {
 
   /**
    * Graceful shutdown: readiness turns false at once, the listen socket closes, and open
-   * connections are closed with 1012 in batches spread over shutdownGraceMs, so clients
+   * connections are closed with 1012 in batches spread over NOTIFIER_DRAIN_SECONDS, so clients
    * reconnect elsewhere without a thundering herd.
    */
   async stop(): Promise<void> {
@@ -166,9 +166,10 @@ export class Edge {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     const all = [...this.conns];
-    const batches = Math.max(1, Math.min(all.length, Math.ceil(this.opts.config.shutdownGraceMs / 50)));
+    const drainMs = this.opts.config.drainSeconds * 1000;
+    const batches = Math.max(1, Math.min(all.length, Math.ceil(drainMs / 50)));
     const perBatch = Math.ceil(all.length / batches);
-    const interval = this.opts.config.shutdownGraceMs / batches;
+    const interval = drainMs / batches;
     // Each batch has its time on a schedule from the start: a busy event loop makes the
     // timers late, and sleeping a full interval after each batch would add those delays up.
     const started = Date.now();

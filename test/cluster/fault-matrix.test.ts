@@ -184,7 +184,7 @@ describe('fault matrix', () => {
 
   it('f. rolling restart of every edge', async () => {
     const r = await runCase('f. rolling restart', {
-      harness: { edgeEnv: { NOTIFIER_SHUTDOWN_GRACE_MS: '300' } },
+      harness: { edgeEnv: { NOTIFIER_DRAIN_SECONDS: '0.3' } },
       fault: async (hh) => {
         for (let i = 0; i < hh.edges.length; i++) {
           await hh.killEdge(i, 'SIGTERM');

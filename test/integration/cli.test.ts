@@ -55,7 +55,7 @@ describe('notifier start (standalone, no Redis)', () => {
   it('closes open connections with 1012 on SIGTERM', async () => {
     const db = await createTestDatabase();
     dbs.push(db);
-    const proc = group.spawn(['start'], { DATABASE_URL: db.url, NOTIFIER_SHUTDOWN_GRACE_MS: '200' });
+    const proc = group.spawn(['start'], { DATABASE_URL: db.url, NOTIFIER_DRAIN_SECONDS: '0.2' });
     const port = await proc.port();
     const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     void proc.kill('SIGTERM');

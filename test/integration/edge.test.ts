@@ -47,7 +47,7 @@ afterEach(async () => {
 });
 
 async function startEdge(bus: Bus, env: Record<string, string> = {}) {
-  const config = loadConfig({ env: { PORT: '0', HOST: '127.0.0.1', NOTIFIER_BUS_STALE_MS: '600', NOTIFIER_SHUTDOWN_GRACE_MS: '0', ...env } });
+  const config = loadConfig({ env: { PORT: '0', HOST: '127.0.0.1', NOTIFIER_BUS_STALE_MS: '600', NOTIFIER_DRAIN_SECONDS: '0', ...env } });
   const metrics = createMetrics();
   const edge = new Edge({ config, bus, logger: pino({ level: 'silent' }), metrics });
   await edge.start();
@@ -143,6 +143,25 @@ describe('routing through per-filter topics', () => {
     expect(ids(typeOnly)).toEqual([...typed, 100]);
     expect(ids(userOnly)).toEqual([...users, 100]);
     expect((await stats(r.http))['filter_sets']).toBeGreaterThan(0);
+  });
+});
+
+describe('graceful drain', () => {
+  it('closes every client with 1012, spread over NOTIFIER_DRAIN_SECONDS, refusing new ones meanwhile', async () => {
+    const r = await startEdge(new MemoryBus(), { NOTIFIER_DRAIN_SECONDS: '0.6' });
+    const clients = await Promise.all(Array.from({ length: 30 }, () => subscribedClient(r, 'all')));
+    const started = Date.now();
+    const closedAt: number[] = [];
+    const codes = Promise.all(clients.map((c) => c.closed(10_000).then((code) => (closedAt.push(Date.now() - started), code))));
+    const stopping = r.edge.stop();
+    // Not ready at once, and new upgrades are refused while the drain runs.
+    expect(await readyStatus(r.http).catch(() => 503)).toBe(503);
+    await stopping;
+    expect(new Set(await codes)).toEqual(new Set([1012]));
+    // Spread, not all at once: the last batch goes out near the end of the window.
+    expect(Math.max(...closedAt)).toBeGreaterThanOrEqual(300);
+    expect(Math.min(...closedAt)).toBeLessThan(Math.max(...closedAt));
+    running = running.filter((x) => x.edge !== r.edge);
   });
 });
 

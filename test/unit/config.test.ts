@@ -221,7 +221,7 @@ describe('loadConfig: validation errors name the bad key', () => {
 
   // An empty variable (e.g. `PORT=` in a compose file) must not silently become 0: that would
   // bind a random port, disable the idle timeout, or take advisory lock 0.
-  it.each(['PORT', 'NOTIFIER_IDLE_TIMEOUT_SECONDS', 'NOTIFIER_LOCK_ID', 'NOTIFIER_SHUTDOWN_GRACE_MS'])(
+  it.each(['PORT', 'NOTIFIER_IDLE_TIMEOUT_SECONDS', 'NOTIFIER_LOCK_ID', 'NOTIFIER_DRAIN_SECONDS'])(
     'rejects an empty or blank %s instead of reading it as 0',
     (name) => {
       for (const value of ['', '  ']) {
@@ -231,6 +231,17 @@ describe('loadConfig: validation errors name the bad key', () => {
       }
     },
   );
+
+  it('refuses a renamed setting, naming the new one', () => {
+    const err = configError({ env: { NOTIFIER_SHUTDOWN_GRACE_MS: '5000' } });
+    expect(err.problems).toEqual(['NOTIFIER_SHUTDOWN_GRACE_MS (environment): renamed; use NOTIFIER_DRAIN_SECONDS (in seconds, e.g. 10)']);
+  });
+
+  it('reads NOTIFIER_DRAIN_SECONDS in seconds, decimals allowed', () => {
+    expect(loadConfig({ env: {} }).drainSeconds).toBe(10);
+    expect(loadConfig({ env: { NOTIFIER_DRAIN_SECONDS: '0.25' } }).drainSeconds).toBe(0.25);
+    expect(configError({ env: { NOTIFIER_DRAIN_SECONDS: '601' } }).problems[0]).toMatch(/^NOTIFIER_DRAIN_SECONDS \(environment\): /);
+  });
 
   it('accepts the boundary values of a range', () => {
     expect(loadConfig({ env: { PORT: '0' } }).port).toBe(0);

@@ -44,10 +44,7 @@ const SECRET_KEYS: Record<string, string[]> = {
   edge: ['REDIS_URL'],
   migrate: ['DATABASE_URL'],
 };
-/**
- * The edge's drain window when neither setting is present: NOTIFIER_SHUTDOWN_GRACE_MS defaults to 5 s
- * today, NOTIFIER_DRAIN_SECONDS (issue 6) to 10 s; assume the longer.
- */
+/** The edge's drain window when NOTIFIER_DRAIN_SECONDS is not set: its default, 10 s. */
 const DEFAULT_DRAIN_MS = 10_000;
 
 const INSTALL_KUBECTL = [
@@ -249,10 +246,10 @@ function envValue(c: IContainer, configMaps: IConfigMap[], name: string): string
 
 /** The edge's drain window in ms, from the settings its container sees. */
 function drainWindowMs(c: IContainer, configMaps: IConfigMap[]): number {
+  // The old name is refused at startup (renamed): it must not linger in a manifest.
+  expect(envValue(c, configMaps, 'NOTIFIER_SHUTDOWN_GRACE_MS')).toBeUndefined();
   const seconds = envValue(c, configMaps, 'NOTIFIER_DRAIN_SECONDS');
-  const ms = envValue(c, configMaps, 'NOTIFIER_SHUTDOWN_GRACE_MS');
-  if (seconds === undefined && ms === undefined) return DEFAULT_DRAIN_MS;
-  return Math.max(seconds === undefined ? 0 : Number(seconds) * 1000, ms === undefined ? 0 : Number(ms));
+  return seconds === undefined ? DEFAULT_DRAIN_MS : Number(seconds) * 1000;
 }
 
 /** Seconds the preStop hook takes (sleep action, or `sleep N` exec); 0 without one. */
