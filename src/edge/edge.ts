@@ -27,6 +27,7 @@ import {
 } from '../protocol/messages.js';
 import { sleep } from '../util/backoff.js';
 import { BusFeed } from './bus-feed.js';
+import { LabelFolder } from '../observability/label-folder.js';
 import { FilterIndex } from './filter-index.js';
 import { RecentHistory } from './recent-history.js';
 import { replay } from './replay.js';
@@ -78,6 +79,8 @@ export class Edge {
   private readonly app: Uws.TemplatedApp;
   private readonly index = new FilterIndex();
   private readonly recent: RecentHistory;
+  /** Per notification_type (folded into `other` outside the configured channels) metric children. */
+  private readonly byType: LabelFolder<{ delivered: { inc(n: number): void }; latency: { observe(v: number): void } }>;
   /** History reads in flight, by position: resumes from the same offset share one read. */
   private readonly reads = new Map<string, Promise<HistoryPage>>();
   private readonly conns = new Set<Uws.WebSocket<Conn>>();
@@ -97,6 +100,10 @@ export class Edge {
     }
     this.app = uws.App();
     this.recent = new RecentHistory(opts.config.replayCacheBytes);
+    this.byType = new LabelFolder(opts.config.channels, (t) => ({
+      delivered: opts.metrics.delivered.labels({ notification_type: t }),
+      latency: opts.metrics.latency.labels({ notification_type: t }),
+    }));
     this.feed = new BusFeed({
       bus: opts.bus,
       config: opts.config,
@@ -200,7 +207,6 @@ export class Edge {
 
   /** Hot path: one notification (in order, exactly once, see BusFeed) to every matching connection. */
   private route(n: BusNotification): void {
-    const { metrics } = this.opts;
     const topics = this.index.topicsFor(n.keys);
     if (topics.length === 0) return;
     const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
@@ -210,8 +216,9 @@ export class Edge {
       this.app.publish(topic, frame, false, false);
     }
     if (recipients > 0) {
-      metrics.delivered.inc({ notification_type: n.notificationType }, recipients);
-      metrics.latency.observe(Math.max(0, Date.now() - n.sourceTime) / 1000);
+      const byType = this.byType.for(n.notificationType);
+      byType.delivered.inc(recipients);
+      byType.latency.observe(Math.max(0, Date.now() - n.sourceTime) / 1000);
     }
   }
 

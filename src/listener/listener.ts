@@ -22,6 +22,7 @@ import { envelopeFromText, frameHead } from '../protocol/envelope.js';
 import { backoffDelay, jitter, sleep } from '../util/backoff.js';
 import { OUTBOX_WAKEUP_CHANNEL, OutboxDrainer } from './outbox-drainer.js';
 import { DatabaseUnreachableError, destroySession, openSession, query } from './pg-session.js';
+import { LabelFolder } from '../observability/label-folder.js';
 import { ListenFlow, type Pausable } from './listen-flow.js';
 import { Publisher } from './publisher.js';
 
@@ -195,10 +196,11 @@ export class Listener {
           publish: (items) => this.publisher.publishNow(items),
           logger,
           metrics,
+          channelLabel: (channel) => receivedOn.fold(channel),
         })
       : undefined;
     // Per-channel counters, looked up once (label hashing per notification showed in profiles).
-    const receivedOn = new Map<string, { inc(): void }>();
+    const receivedOn = new LabelFolder(config.channels, (channel) => metrics.pgReceived.labels({ channel, source: 'notify' }));
     const onNotification = (msg: pg.Notification) => {
       if (msg.channel === OUTBOX_WAKEUP_CHANNEL) {
         void drainer?.request();
@@ -207,16 +209,15 @@ export class Listener {
       if (msg.channel === HANDOVER_CHANNEL) return; // still LISTENed from standby days
       const receivedAt = Date.now();
       const built = envelopeFromText(msg.channel, msg.payload ?? '', new Date(receivedAt));
-      let counter = receivedOn.get(msg.channel);
-      if (counter === undefined) receivedOn.set(msg.channel, (counter = metrics.pgReceived.labels({ channel: msg.channel, source: 'notify' })));
-      counter.inc();
+      receivedOn.for(msg.channel).inc();
       if (!built.payloadWasJson) metrics.pgNonJson.inc();
       this.publisher.enqueue({
         id: '', // one leader session receives each plain NOTIFY; retries are covered by the batch id
         head: frameHead(built.envelope, built.payloadJson),
         keys: built.keys,
         notificationType: msg.channel,
-        sourceTime: receivedAt,
+        // The payload's own timestamp when it has a valid one (else it is the receipt time).
+        sourceTime: Date.parse(built.envelope.timestamp),
       });
       this.flow?.queued(this.publisher.queued);
     };

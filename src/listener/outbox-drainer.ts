@@ -33,6 +33,8 @@ export interface DrainerOptions {
   publish: (items: readonly PublishItem[]) => Promise<string[]>;
   logger: Logger;
   metrics: Metrics;
+  /** The `channel` label of a channel (outside the configured channels: `other`). */
+  channelLabel: (channel: string) => string;
 }
 
 export class OutboxDrainer {
@@ -110,7 +112,10 @@ export class OutboxDrainer {
       if (rows.length > 0) await this.opts.publish(rows.map(toItem));
       await query(c, 'COMMIT', [], t);
       const perChannel = new Map<string, number>();
-      for (const r of rows) perChannel.set(r.channel, (perChannel.get(r.channel) ?? 0) + 1);
+      for (const r of rows) {
+        const label = this.opts.channelLabel(r.channel);
+        perChannel.set(label, (perChannel.get(label) ?? 0) + 1);
+      }
       for (const [channel, n] of perChannel) this.opts.metrics.pgReceived.inc({ channel, source: 'outbox' }, n);
       this.failures = 0;
       return rows.length;

@@ -32,7 +32,7 @@ export function createMetrics() {
     }),
     pgReceived: new Counter({
       name: 'notifier_pg_notifications_received_total',
-      help: 'Notifications received from PostgreSQL, by channel (outbox rows under their channel)',
+      help: 'Notifications received from PostgreSQL, by channel (outbox rows under their channel; channels outside NOTIFIER_CHANNELS as "other")',
       labelNames: ['channel', 'source'] as const,
       registers: r,
     }),
@@ -122,13 +122,15 @@ export function createMetrics() {
     }),
     delivered: new Counter({
       name: 'notifier_delivered_total',
-      help: 'Notification frames handed to client sockets, by notification_type',
+      help: 'Notification frames handed to client sockets, by notification_type (types outside NOTIFIER_CHANNELS as "other"); one increment of N per notification, not one per recipient',
       labelNames: ['notification_type'] as const,
       registers: r,
     }),
     latency: new Histogram({
       name: 'notifier_delivery_latency_seconds',
-      help: 'From PostgreSQL receipt (plain NOTIFY) or outbox insert to the edge handing the frame to its sockets',
+      help:
+        'End to end, by notification_type (outside NOTIFIER_CHANNELS: "other"): from the outbox row\'s insert (clock_timestamp() in the writing transaction), or for a plain NOTIFY from the payload\'s "timestamp" when it has a valid one, else the listener\'s receipt; to the edge handing the frame to uWebSockets.js',
+      labelNames: ['notification_type'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),

@@ -176,6 +176,21 @@ describe('pipeline', () => {
     expect(c.closeCode).toBeUndefined();
   });
 
+  it('folds channels outside NOTIFIER_CHANNELS into "other" in metric labels, and labels latency by type', async () => {
+    const c = await client('entity_type:fold');
+    await cluster.db.sql(`SELECT notifier.publish('per_user_4711', '{"entity_type":"fold","entity_id":1}')`);
+    await cluster.db.sql(`NOTIFY execution_created, '{"entity_type":"fold","entity_id":2}'`);
+    await c.waitForNotifications(2);
+    const listenerMetrics = await (await fetch(`${listenerHttp}/metrics`)).text();
+    const edgeMetrics = await (await fetch(`${edge.http}/metrics`)).text();
+    for (const text of [listenerMetrics, edgeMetrics]) expect(text).not.toContain('per_user_4711');
+    expect(listenerMetrics).toMatch(/notifier_pg_notifications_received_total\{channel="other",source="outbox"\} [1-9]/);
+    expect(listenerMetrics).toMatch(/notifier_pg_notifications_received_total\{channel="execution_created",source="notify"\} [1-9]/);
+    expect(edgeMetrics).toMatch(/notifier_delivered_total\{notification_type="other"\} [1-9]/);
+    expect(edgeMetrics).toMatch(/notifier_delivery_latency_seconds_count\{notification_type="execution_created"\} [1-9]/);
+    expect(edgeMetrics).toMatch(/notifier_delivery_latency_seconds_count\{notification_type="other"\} [1-9]/);
+  });
+
   it('serves /health, /ready, /stats and /metrics on the edge and the listener', async () => {
     expect(await (await fetch(`${edge.http}/health`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`${edge.http}/ready`)).status).toBe(200);
