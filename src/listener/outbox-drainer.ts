@@ -17,6 +17,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { destroySession, openSession, query, type SessionOptions } from './pg-session.js';
 
 export const OUTBOX_WAKEUP_CHANNEL = 'notifier_outbox';
+const AGE_SAMPLE_MS = 1000;
 
 interface OutboxRow {
   id: string;
@@ -42,6 +43,9 @@ export class OutboxDrainer {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private ageSampledAt = 0;
+  /** created_ms of the oldest row of the batch being published, while one is. */
+  private batchOldest: number | undefined;
   private missingTableLogged = false;
   private failures = 0;
 
@@ -50,6 +54,8 @@ export class OutboxDrainer {
   /** Requests a drain; coalesces requests that arrive while one runs. Never rejects. */
   request(): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    // A batch waiting on the bus holds the oldest rows: their age is known without a query.
+    if (this.batchOldest !== undefined) this.opts.metrics.outboxOldestAge.set(Math.max(0, (Date.now() - this.batchOldest) / 1000));
     if (this.running) {
       this.again = true;
       return this.running;
@@ -62,6 +68,7 @@ export class OutboxDrainer {
 
   /** Drains until the outbox is empty (used before reporting ready); rejects on failure. */
   async drainAll(): Promise<number> {
+    await this.sampleOldestAge();
     let total = 0;
     for (;;) {
       const n = await this.drainBatch();
@@ -72,6 +79,7 @@ export class OutboxDrainer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.opts.metrics.outboxOldestAge.set(0); // a standby's gauge must not keep a stale age
     if (this.client) destroySession(this.client);
     this.client = undefined;
     await this.running?.catch(() => undefined);
@@ -87,6 +95,31 @@ export class OutboxDrainer {
         return;
       }
     } while (this.again && !this.stopped);
+  }
+
+  /**
+   * Age of the oldest row, at most once a second, before draining: it keeps growing while the
+   * drain fails (Redis down), which is when an alert needs it.
+   */
+  private async sampleOldestAge(): Promise<void> {
+    const now = Date.now();
+    if (this.stopped || now - this.ageSampledAt < AGE_SAMPLE_MS) return;
+    this.ageSampledAt = now;
+    const c = await this.connection();
+    try {
+      const { rows } = await query<{ age: number | null }>(
+        c,
+        'SELECT extract(epoch FROM clock_timestamp() - created_at)::float8 AS age FROM notifier.outbox ORDER BY id LIMIT 1',
+        [],
+        this.opts.session.queryTimeoutMs,
+      );
+      this.opts.metrics.outboxOldestAge.set(Math.max(0, rows[0]?.age ?? 0));
+    } catch (err) {
+      // A timed-out query may still be running on the session: start afresh, as drainBatch does.
+      destroySession(c);
+      if (this.client === c) this.client = undefined;
+      throw err;
+    }
   }
 
   private async drainBatch(): Promise<number> {
@@ -109,7 +142,14 @@ export class OutboxDrainer {
       );
       // RETURNING has no order: publish in id order.
       rows.sort(byId);
-      if (rows.length > 0) await this.opts.publish(rows.map(toItem));
+      if (rows.length > 0) {
+        this.batchOldest = Math.min(...rows.map((r) => r.created_ms));
+        try {
+          await this.opts.publish(rows.map(toItem));
+        } finally {
+          this.batchOldest = undefined;
+        }
+      }
       await query(c, 'COMMIT', [], t);
       const perChannel = new Map<string, number>();
       for (const r of rows) {

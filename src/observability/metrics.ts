@@ -66,6 +66,11 @@ export function createMetrics() {
       help: 'Rows waiting in notifier.outbox (PostgreSQL\'s n_live_tup estimate, sampled on each leader heartbeat)',
       registers: r,
     }),
+    outboxOldestAge: new Gauge({
+      name: 'notifier_outbox_oldest_age_seconds',
+      help: 'Age of the oldest row in notifier.outbox (0 when empty): sampled by the leader before each drain (at most once a second), and on each poll while a batch waits on the bus; 0 on a standby',
+      registers: r,
+    }),
     busPublished: new Counter({
       name: 'notifier_bus_published_total',
       help: 'Notifications handed to the bus and accepted (ids the bus had already published are included)',

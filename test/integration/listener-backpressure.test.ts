@@ -10,6 +10,7 @@ import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { Listener } from '../../src/listener/listener.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { migrate } from '../helpers/cluster.js';
 import { createTestDatabase, eventually, type TestDatabase } from '../helpers/services.js';
 
 /** A MemoryBus that holds every publish while `hold` is set. */
@@ -29,7 +30,7 @@ class HeldBus extends MemoryBus {
   }
 }
 
-const value = async (m: Metrics, name: 'listenPauses' | 'plainDropped') => (await m[name].get()).values[0]?.value ?? 0;
+const value = async (m: Metrics, name: 'listenPauses' | 'plainDropped' | 'outboxOldestAge') => (await m[name].get()).values[0]?.value ?? 0;
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -71,5 +72,29 @@ describe('listener backpressure', () => {
     await eventually(() => received.length >= total, 20_000, `all ${total} published`);
     expect(received).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(await value(metrics, 'plainDropped')).toBe(0);
+  });
+
+  it('reports the age of the oldest outbox row while the bus holds the drain, and 0 once drained', async () => {
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    migrate(db.url);
+    const config = loadConfig({ env: { DATABASE_URL: db.url, NOTIFIER_OUTBOX_POLL_MS: '100' } });
+    const bus = new HeldBus();
+    const metrics = createMetrics();
+    const listener = new Listener({ config, bus, logger: pino({ level: 'silent' }), metrics });
+    listener.start();
+    cleanup.push(async () => {
+      bus.let();
+      await listener.stop();
+    });
+    await eventually(() => listener.isLeader, 15_000, 'leader');
+
+    bus.hold();
+    await db.sql(`SELECT notifier.publish('aging', '{"entity_type":"x","entity_id":1}')`);
+    // Held: the row stays, and its age grows past a second.
+    await eventually(async () => (await value(metrics, 'outboxOldestAge')) >= 1.2, 10_000, 'oldest age ≥ 1.2 s');
+    bus.let();
+    await eventually(async () => (await db.sql('SELECT count(*)::int AS n FROM notifier.outbox'))[0]?.['n'] === 0, 10_000, 'outbox drained');
+    await eventually(async () => (await value(metrics, 'outboxOldestAge')) === 0, 10_000, 'oldest age back to 0');
   });
 });
