@@ -99,6 +99,8 @@ export class Edge {
       opts.logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
     }
     this.app = uws.App();
+    // After the listener's in standalone mode: the process's /ready is the edge's.
+    opts.metrics.setReadiness(() => this.isReady());
     this.recent = new RecentHistory(opts.config.replayCacheBytes);
     this.byType = new LabelFolder(opts.config.channels, (t) => ({
       delivered: opts.metrics.delivered.labels({ notification_type: t }),

@@ -9,9 +9,23 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'notifier_' });
   const r = [registry];
+  // What notifier_ready reports: set by the role whose /ready this process serves (the edge's in `start`).
+  let readiness: () => boolean = () => false;
 
   return {
     registry,
+    /** Makes notifier_ready report `check()` (1/0) at each scrape: the same test as the process's /ready. */
+    setReadiness(check: () => boolean): void {
+      readiness = check;
+    },
+    ready: new Gauge({
+      name: 'notifier_ready',
+      help: '1 while this process\'s /ready answers 200 (evaluated at each scrape), else 0',
+      registers: r,
+      collect() {
+        this.set(readiness() ? 1 : 0);
+      },
+    }),
     // listener
     leader: new Gauge({ name: 'notifier_leader', help: '1 while this listener is the leader, else 0', registers: r }),
     failovers: new Counter({
