@@ -203,6 +203,7 @@ export class Edge {
       leader_heartbeat_age_ms: this.feed.heartbeatAgeMs(),
       epoch: this.feed.epoch ?? null,
       last_offset: this.feed.lastOffset || null,
+      uptime_seconds: Math.round(process.uptime()),
       ...this.opts.stats?.(),
     };
   }

@@ -199,6 +199,8 @@ describe('pipeline', () => {
     expect(stats['connected_clients']).toBeGreaterThanOrEqual(1);
     expect(stats['total_subscriptions']).toBeGreaterThanOrEqual(2);
     expect(typeof stats['leader_heartbeat_age_ms']).toBe('number');
+    expect(stats['last_offset']).toMatch(/^\d+-\d+$/);
+    expect(stats['uptime_seconds']).toEqual(expect.any(Number));
     c.close();
     const metrics = await (await fetch(`${edge.http}/metrics`)).text();
     for (const name of ['notifier_connections', 'notifier_delivered_total', 'notifier_delivery_latency_seconds_bucket', 'notifier_subscriptions']) {
