@@ -237,7 +237,8 @@ function pgBinDir(): string {
   throw new Error('PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin nor on PATH (install the Debian package "postgresql", or set NOTIFIER_PG_BIN); `.ci/run` does it');
 }
 
-function haproxyBin(): string {
+/** The haproxy binary; throws saying how to install it when there is none. */
+export function haproxyBin(): string {
   if (existsSync('/usr/sbin/haproxy')) return '/usr/sbin/haproxy';
   const found = spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).stdout.trim();
   if (found) return found;
