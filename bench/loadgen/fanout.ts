@@ -49,7 +49,11 @@ export interface FanoutResult {
   closed: Record<string, number>;
 }
 
-export async function measureFanout(subject: Subject, o: FanoutOptions): Promise<FanoutResult> {
+/** Opens the clients on a subject and logs how it went; fails (with them closed) if none connected. */
+export async function openClients(
+  subject: Subject,
+  o: Pick<FanoutOptions, 'connections' | 'filters' | 'workers' | 'sampleEvery' | 'log'>,
+): Promise<{ load: LoadGen; ready: number }> {
   const { load, ready, failed, errors, ms } = await LoadGen.open({
     host: subject.host,
     port: subject.port,
@@ -60,9 +64,17 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
     workers: o.workers,
     sampleEvery: o.sampleEvery,
   });
+  o.log(`${subject.name}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
+  if (ready === 0) {
+    await load.close();
+    throw new Error(`${subject.name}: no connection could be opened: ${errors.join('; ')}`);
+  }
+  return { load, ready };
+}
+
+export async function measureFanout(subject: Subject, o: FanoutOptions): Promise<FanoutResult> {
+  const { load, ready } = await openClients(subject, o);
   try {
-    o.log(`${subject.name}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
-    if (ready === 0) throw new Error(`${subject.name}: no connection could be opened: ${errors.join('; ')}`);
     const perItem = o.pattern === 'broadcast' ? ready : 1;
     const received = o.pattern === 'broadcast' ? () => load.progress() : () => load.totalProgress();
     const driver = maxRate(subject, {

@@ -8,7 +8,7 @@
  */
 import type { Measurement, Scenario } from '../lib/scenario.js';
 import { percentile, round, sortedCopy } from '../loadgen/measure.js';
-import { LoadGen } from '../loadgen/pool.js';
+import { openClients } from '../loadgen/fanout.js';
 import { fixedRate, sleep } from '../loadgen/producer.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
@@ -35,19 +35,8 @@ interface RateResult {
 }
 
 async function measureSubject(subject: Subject, o: { connections: number; sampleEvery: number; durationMs: number; log: (m: string) => void }): Promise<RateResult[]> {
-  const { load, ready, failed, errors, ms } = await LoadGen.open({
-    host: subject.host,
-    port: subject.port,
-    path: subject.path,
-    mode: subject.mode,
-    connections: o.connections,
-    filters: { kind: 'all' },
-    workers: 2,
-    sampleEvery: o.sampleEvery,
-  });
+  const { load, ready } = await openClients(subject, { ...o, filters: { kind: 'all' }, workers: 2 });
   try {
-    o.log(`${subject.name}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
-    if (ready === 0) throw new Error(`${subject.name}: no connection could be opened: ${errors.join('; ')}`);
     const out: RateResult[] = [];
     let seq = 0;
     for (const rate of RATES) {

@@ -115,9 +115,8 @@ export class OutboxDrainer {
       );
       this.opts.metrics.outboxOldestAge.set(Math.max(0, rows[0]?.age ?? 0));
     } catch (err) {
-      // A timed-out query may still be running on the session: start afresh, as drainBatch does.
-      destroySession(c);
-      if (this.client === c) this.client = undefined;
+      // A timed-out query may still be running on the session: start afresh.
+      this.discard(c);
       throw err;
     }
   }
@@ -161,8 +160,7 @@ export class OutboxDrainer {
       return rows.length;
     } catch (err) {
       // Whatever state the session is in now (aborted transaction, timed-out query), start afresh.
-      destroySession(c);
-      if (this.client === c) this.client = undefined;
+      this.discard(c);
       throw err;
     }
   }
@@ -174,12 +172,17 @@ export class OutboxDrainer {
       applicationName: 'notifier-outbox',
       onError: (err) => {
         this.opts.logger.warn({ event: 'outbox:connection:error', err: err.message }, 'outbox connection error');
-        if (this.client === c) this.client = undefined;
-        destroySession(c);
+        this.discard(c);
       },
     });
     this.client = c;
     return c;
+  }
+
+  /** Ends a session in an unknown state; the next drain opens a fresh one. */
+  private discard(c: pg.Client): void {
+    if (this.client === c) this.client = undefined;
+    destroySession(c);
   }
 
   /** Logs a drain failure: a missing table once (with the fix), others rate-limited. */
