@@ -234,4 +234,41 @@ describe('fault matrix', () => {
     const backfills = r.harness.edges.flatMap((e) => e.logs.filter((l) => l.event === 'edge:backfill:done'));
     expect(backfills.length).toBeGreaterThan(0);
   });
+
+  it('i. SIGTERM one edge: its clients get 1012 within NOTIFIER_DRAIN_SECONDS and resume on another edge at once', async () => {
+    const DRAIN_MS = 2000;
+    let victims: FleetClient[] = [];
+    let victimNode: string | undefined;
+    let t0 = 0;
+    let exitCode: number | null | undefined;
+    const r = await runCase('i. SIGTERM edge (drain)', {
+      harness: { edgeEnv: { NOTIFIER_DRAIN_SECONDS: String(DRAIN_MS / 1000) } },
+      fault: async (hh) => {
+        victimNode = (await hh.edgeNodes())[0];
+        victims = fleet?.clients.filter((c) => c.live && c.node === victimNode) ?? [];
+        t0 = Date.now();
+        exitCode = await hh.killEdge(0, 'SIGTERM');
+      },
+    });
+    expectNoLoss(r);
+    expect(r.report.resets).toBe(0);
+    expect(exitCode).toBe(0);
+    expect(victims.length, 'round robin puts some clients on edge 0').toBeGreaterThan(0);
+    const timings = victims.map((c) => {
+      const close = c.closeLog.find((e) => e.at >= t0);
+      const back = close ? c.welcomeTimes.find((at) => at >= close.at) : undefined;
+      const backNode = back === undefined ? undefined : c.nodes[c.welcomeTimes.indexOf(back)];
+      return { client: c.index, code: close?.code, closedAfterMs: close ? close.at - t0 : undefined, backAfterMs: close && back ? back - close.at : undefined, backNode };
+    });
+    const worst = (k: 'closedAfterMs' | 'backAfterMs') => Math.max(...timings.map((t) => t[k] ?? Infinity));
+    console.log(`i. ${victims.length} clients drained: last 1012 after ${worst('closedAfterMs')} ms, slowest back after ${worst('backAfterMs')} ms`);
+    for (const t of timings) {
+      expect(t.code, `client ${t.client}`).toBe(1012);
+      // The window plus scheduling slack on a shared 2-core machine.
+      expect(t.closedAfterMs, `client ${t.client}`).toBeLessThanOrEqual(DRAIN_MS + 1000);
+      // Back at once: the first reconnect attempt (50 ms back-off, jittered) reaches another edge.
+      expect(t.backAfterMs, `client ${t.client}`).toBeLessThan(1500);
+      expect(t.backNode, `client ${t.client}`).not.toBe(victimNode);
+    }
+  });
 });

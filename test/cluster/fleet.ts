@@ -98,6 +98,9 @@ export class FleetClient {
   readonly notifications: Message[] = [];
   readonly seqs: number[] = [];
   readonly closeCodes: number[] = [];
+  /** Each close (code, wall-clock ms) and each welcome's wall-clock ms, for timing a drain. */
+  readonly closeLog: { code: number; at: number }[] = [];
+  readonly welcomeTimes: number[] = [];
   /** Edge node of each connection that reached welcome (the client_id prefix). */
   readonly nodes: string[] = [];
   readonly errors: Message[] = [];
@@ -289,6 +292,7 @@ export class FleetClient {
     switch (type) {
       case 'welcome': {
         this.nodes.push(String(m['client_id']).split('-')[0] ?? '?');
+        this.welcomeTimes.push(Date.now());
         this.arm(ws, this.opts.answerTimeoutMs);
         if (this.epoch === undefined) {
           // First connection (or no epoch known yet): subscribe; resume from welcome's offset later.
@@ -355,6 +359,7 @@ export class FleetClient {
     if (ws !== this.ws) return;
     clearTimeout(this.phaseTimer);
     this.closeCodes.push(code);
+    this.closeLog.push({ code, at: Date.now() });
     this.live = false;
     this.changed();
     if (this.stopped) return;

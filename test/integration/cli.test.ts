@@ -52,13 +52,13 @@ describe('notifier start (standalone, no Redis)', () => {
     expect(proc.logs.some((l) => l.event === 'leader:released' && l['reason'] === 'shutdown')).toBe(true);
   });
 
-  it('closes open connections with 1012 on SIGTERM', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('closes open connections with 1012 on %s', async (signal) => {
     const db = await createTestDatabase();
     dbs.push(db);
     const proc = group.spawn(['start'], { DATABASE_URL: db.url, NOTIFIER_DRAIN_SECONDS: '0.2' });
     const port = await proc.port();
     const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
-    void proc.kill('SIGTERM');
+    void proc.kill(signal);
     expect(await c.closed()).toBe(1012);
     expect(await proc.exited).toBe(0);
   });
