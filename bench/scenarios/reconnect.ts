@@ -31,6 +31,8 @@ const ID = '6-reconnect';
 const CHANNEL = 'bench_storm';
 const TARGET_SECONDS = 10;
 const LBS = 2;
+/** The victim's drain window in the SIGTERM round (k8s/ uses 10 s; shorter here keeps the round short). */
+const DRAIN_SECONDS = 5;
 /** A real client's policy: first retry after 0–1 s, then windows of 2, 4, 5, 5 … s (full jitter). */
 const BACKOFF: Backoff = { firstMs: 1000, maxMs: 5000 };
 
@@ -49,7 +51,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   ctx.param?.('clients', `${clients}, all subscribed to \`all\`, on one edge (the only one up while they connect)`);
   ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (NODE_OPTIONS ${EDGE_NODE_OPTIONS}), all on 127.0.0.1`);
   ctx.param?.('load balancers', `${LBS} HAProxy instances (2 LB nodes: a process holds 2 fds per client, ≤ 20,000), ${perLb} clients each, round robin over every edge with /ready checks (inter 500 ms, fall 2), retries 3 with redispatch`);
-  ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? 'SIGTERM (drain: 1012 in batches over NOTIFIER_DRAIN_SECONDS 5 s)' : s)).join(', '));
+  ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? `SIGTERM (drain: 1012 in batches over NOTIFIER_DRAIN_SECONDS ${DRAIN_SECONDS} s)` : s)).join(', '));
   ctx.param?.('producer', `pg_notify('${CHANNEL}', {seq}) at ${rate}/s on one connection, before, during and after the signal`);
   ctx.param?.('client back-off', `after a drop: first retry uniform 0–${BACKOFF.firstMs / 1000} s; after each failed attempt (503, refused, 5 s without an upgrade answer) the window doubles, up to ${BACKOFF.maxMs / 1000} s (full jitter); the first request on a new connection is \`resume\``);
   ctx.param?.('load generator', `${Math.max(LBS, Math.ceil(clients / 5000))} processes of raw net sockets (≤ 5,000 each, own 127.0.x.y source address), one per LB node`);
@@ -62,7 +64,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
     lbMaxconn: perLb + 1000,
     env: { LOG_LEVEL: 'info' },
     listenerEnv: { NOTIFIER_CHANNELS: CHANNEL },
-    edgeEnv: { NODE_OPTIONS: EDGE_NODE_OPTIONS },
+    edgeEnv: { NODE_OPTIONS: EDGE_NODE_OPTIONS, NOTIFIER_DRAIN_SECONDS: String(DRAIN_SECONDS) },
   });
   const out: Measurement[] = [];
   try {
@@ -81,7 +83,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
         log: (m) => ctx.log(`[${ID}] ${signal}: ${m}`),
       });
       logRound(ctx, r);
-      out.push(...roundMeasurements(ID, r, TARGET_SECONDS, survivors, LBS));
+      out.push(...roundMeasurements(ID, r, TARGET_SECONDS, survivors, LBS, DRAIN_SECONDS));
     }
     return out;
   } finally {

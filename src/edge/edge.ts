@@ -26,6 +26,7 @@ import {
   welcomeMessage,
 } from '../protocol/messages.js';
 import { sleep } from '../util/backoff.js';
+import { drainSchedule } from './drain-schedule.js';
 import { BusFeed } from './bus-feed.js';
 import { LabelFolder } from '../observability/label-folder.js';
 import { FilterIndex } from './filter-index.js';
@@ -175,17 +176,13 @@ export class Edge {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     const all = [...this.conns];
-    const drainMs = this.opts.config.drainSeconds * 1000;
-    const batches = Math.max(1, Math.min(all.length, Math.ceil(drainMs / 50)));
-    const perBatch = Math.ceil(all.length / batches);
-    const interval = drainMs / batches;
-    // Each batch has its time on a schedule from the start: a busy event loop makes the
-    // timers late, and sleeping a full interval after each batch would add those delays up.
+    const schedule = drainSchedule(all.length, this.opts.config.drainSeconds * 1000);
     const started = Date.now();
-    for (let i = 0, b = 0; i < all.length; i += perBatch, b++) {
-      for (const ws of all.slice(i, i + perBatch)) this.closeConn(ws, CloseCode.ServiceRestart, 'server restarting');
-      const next = started + (b + 1) * interval;
-      if (i + perBatch < all.length) await sleep(Math.max(0, next - Date.now()));
+    for (let closed = 0; closed < all.length; ) {
+      const elapsed = Date.now() - started;
+      for (const due = schedule.dueBy(elapsed); closed < due; closed++) this.closeConn(all[closed]!, CloseCode.ServiceRestart, 'server restarting');
+      const next = schedule.nextAt(elapsed);
+      if (next !== undefined) await sleep(Math.max(0, started + next - Date.now()));
     }
   }
 
