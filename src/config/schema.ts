@@ -97,6 +97,14 @@ export const configSchema = z
       .default(120),
     drainSeconds: decimal(0, 600).default(10),
     allowUwsFallback: bool.default(false),
+
+    // First run (`notifier start` without DATABASE_URL): the embedded PostgreSQL and the live page.
+    dataDir: z.string().min(1).default('./.notifier/postgres'),
+    embeddedPgPort: z.preprocess((v) => (v === '' || v === null ? undefined : v), int(1, 65535).optional()),
+    /** Live page at GET /: on by default for `start`, off for `edge` (undefined = the role's default). */
+    livePage: z.preprocess((v) => (v === '' || v === null ? undefined : v), bool.optional()),
+    /** POST /api/notify for the live page's test form: on by default for `start` only. */
+    sendEndpoint: z.preprocess((v) => (v === '' || v === null ? undefined : v), bool.optional()),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -161,4 +169,8 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   idleTimeoutSeconds: 'NOTIFIER_IDLE_TIMEOUT_SECONDS',
   drainSeconds: 'NOTIFIER_DRAIN_SECONDS',
   allowUwsFallback: 'NOTIFIER_ALLOW_UWS_FALLBACK',
+  dataDir: 'NOTIFIER_DATA_DIR',
+  embeddedPgPort: 'NOTIFIER_EMBEDDED_PG_PORT',
+  livePage: 'NOTIFIER_LIVE_PAGE',
+  sendEndpoint: 'NOTIFIER_SEND_ENDPOINT',
 };
