@@ -8,6 +8,7 @@ import { RedisBus } from './bus/redis-bus.js';
 import { ConfigError } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { Edge } from './edge/edge.js';
+import { liveFeatures } from './live-features.js';
 import { Listener } from './listener/listener.js';
 import { startListenerHttp } from './listener/listener-http.js';
 import { runMigrations } from './migrate/run-migrations.js';
@@ -81,12 +82,14 @@ async function startListenerOnly(config: Config, bus: Bus, logger: Logger, metri
 }
 
 async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
-  const edge = new Edge({ config, bus, logger, metrics });
+  const live = liveFeatures('edge', config, config.databaseUrl);
+  const edge = new Edge({ config, bus, logger, metrics, ...live.edge });
   await edge.start();
   return {
     port: edge.port,
     stop: async () => {
       await edge.stop();
+      await live.close();
       await bus.close();
     },
   };
@@ -95,7 +98,8 @@ async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: 
 async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics: Metrics, signal: AbortSignal): Promise<RunningRole> {
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
-  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }) });
+  const live = liveFeatures('start', config, config.databaseUrl);
+  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ...live.edge });
   await edge.start();
   listener.start();
   return {
@@ -103,6 +107,7 @@ async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics
     // Together: the lock is handed over at once while the edge spreads its closes over the grace window.
     stop: async () => {
       await Promise.all([edge.stop(), listener.stop()]);
+      await live.close();
       await bus.close();
     },
   };

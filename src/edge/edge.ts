@@ -33,6 +33,8 @@ import { FilterIndex } from './filter-index.js';
 import { RecentHistory } from './recent-history.js';
 import { replay } from './replay.js';
 import { replyAsync, replyJson } from './http-reply.js';
+import { addLiveRoutes } from './live-routes.js';
+import type { SendFn } from './send-endpoint.js';
 import { loadUws, type Uws } from './uws.js';
 
 export interface EdgeOptions {
@@ -42,6 +44,12 @@ export interface EdgeOptions {
   metrics: Metrics;
   /** Extra fields for /stats (standalone mode adds the listener's role). */
   stats?: () => Record<string, unknown>;
+  /** The live page at GET / (and GET /api/info). Off unless set: roles.ts decides per role. */
+  livePage?: boolean;
+  /** Serves POST /api/notify with this sender (the live page's test form). Absent: no endpoint. */
+  send?: SendFn;
+  /** POST /api/notify answers only clients on this machine (loopback). */
+  sendLoopbackOnly?: boolean;
 }
 
 /**
@@ -158,6 +166,15 @@ export class Edge {
       });
     });
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
+    if (this.opts.livePage) {
+      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+      const url = `http://${host}:${this.boundPort}/`;
+      logger.info({ event: 'edge:live-page', url }, `live page: ${url}`);
+    }
+    if (this.opts.send) {
+      const who = this.opts.sendLoopbackOnly ? 'clients on this machine' : 'every client that reaches this port';
+      logger.info({ event: 'edge:send-endpoint', loopbackOnly: this.opts.sendLoopbackOnly ?? false }, `POST /api/notify is on for ${who} (NOTIFIER_SEND_ENDPOINT)`);
+    }
     this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), config.slowConsumerCheckMs);
     // Not awaited: with Redis down the edge still serves /health (and /ready says 503) while
     // the bus keeps retrying, and a SIGTERM meanwhile stops it cleanly.
@@ -305,7 +322,15 @@ export class Edge {
         return { status: '200 OK', type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       }),
     );
-    this.app.any('/*', (res) => replyJson(res, '404 Not Found', { error: 'not found', endpoints: ['/ws', '/health', '/ready', '/stats', '/metrics'] }));
+    const live = addLiveRoutes(this.app, {
+      config,
+      logger: this.opts.logger,
+      livePage: this.opts.livePage ?? false,
+      send: this.opts.send,
+      sendLoopbackOnly: this.opts.sendLoopbackOnly ?? false,
+    });
+    const endpoints = ['/ws', '/health', '/ready', '/stats', '/metrics', ...live];
+    this.app.any('/*', (res) => replyJson(res, '404 Not Found', { error: 'not found', endpoints }));
   }
 
   private onMessage(ws: Uws.WebSocket<Conn>, data: ArrayBuffer, isBinary: boolean): void {
