@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Layering (DESIGN §10): modules import downward only.
- *   cli/roles → listener, edge, migrate → bus → protocol, config, observability, util
+ *   cli/roles → listener, edge, migrate, embedded, notify → bus → protocol, config, observability, util
  *   client → protocol only
  */
 const layer = (files, forbidden, why) => ({
@@ -28,9 +28,11 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  layer(['src/protocol/**', 'src/config/**', 'src/util/**', 'src/observability/**'], ['bus', 'listener', 'edge', 'client', 'migrate'], 'shared pure modules import nothing above them'),
-  layer(['src/bus/**'], ['listener', 'edge', 'client', 'migrate'], 'the bus sits below the roles'),
-  layer(['src/listener/**'], ['edge', 'client'], 'the listener does not depend on the edge'),
-  layer(['src/edge/**'], ['listener', 'client'], 'the edge does not depend on the listener'),
+  layer(['src/protocol/**', 'src/config/**', 'src/util/**', 'src/observability/**'], ['bus', 'listener', 'edge', 'client', 'migrate', 'embedded', 'notify'], 'shared pure modules import nothing above them'),
+  layer(['src/bus/**'], ['listener', 'edge', 'client', 'migrate', 'embedded', 'notify'], 'the bus sits below the roles'),
+  layer(['src/listener/**'], ['edge', 'client', 'embedded', 'notify'], 'the listener does not depend on the edge'),
+  layer(['src/edge/**'], ['listener', 'client', 'embedded', 'notify'], 'the edge does not depend on the listener'),
+  layer(['src/embedded/**'], ['bus', 'listener', 'edge', 'client', 'migrate', 'notify'], 'the embedded PostgreSQL knows nothing of the roles'),
+  layer(['src/notify/**'], ['bus', 'listener', 'edge', 'client', 'migrate'], '`notifier notify` talks to PostgreSQL only'),
   layer(['src/client/**'], ['bus', 'listener', 'edge', 'config', 'observability', 'migrate'], 'the client SDK depends on protocol/ alone'),
 );

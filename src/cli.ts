@@ -5,8 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load-config.js';
-import { ENV_NAMES } from './config/schema.js';
+import { ENV_NAMES, withDefaultDatabase } from './config/schema.js';
 import { runMigrations } from './migrate/run-migrations.js';
+import { notifyCommand } from './notify/notify-command.js';
 import { createLogger } from './observability/logger.js';
 import { startRole, type RoleName } from './roles.js';
 
@@ -14,21 +15,27 @@ const USAGE = `Usage: notifier <command> [options]
 
 Commands:
   start       listener + edge in one process (uses Redis when REDIS_URL is set, else an in-process bus);
-              applies migrations first unless --no-migrate / NOTIFIER_MIGRATE=false
+              applies migrations first unless --no-migrate / NOTIFIER_MIGRATE=false. Without
+              DATABASE_URL it runs its own PostgreSQL (data in NOTIFIER_DATA_DIR, ./.notifier/postgres)
   listener    leader-elected PostgreSQL listener publishing to Redis (needs REDIS_URL)
   edge        WebSocket edge fanning out from Redis to clients (needs REDIS_URL)
   migrate     apply the database migrations and exit
+  notify <channel> <json> [--outbox]
+              send one notification: a plain NOTIFY, or through the outbox (notifier.publish) with
+              --outbox; to DATABASE_URL, else to the PostgreSQL of a running \`notifier start\`
 
 Options:
   --config <file.yaml>   settings file (environment variables override it)
   --log-level <level>    fatal, error, warn, info, debug, trace or silent
   --no-migrate           (start) do not apply migrations
+  --outbox               (notify) send through the outbox
   -h, --help             this help
 
 Environment: ${Object.values(ENV_NAMES).slice(0, 6).join(', ')}, … (see README.md, Configuration)
 `;
 
-const COMMANDS = new Set(['start', 'listener', 'edge', 'migrate']);
+const COMMANDS = new Set(['start', 'listener', 'edge', 'migrate', 'notify']);
+const ARGUMENTS: Record<string, number> = { notify: 2 };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -40,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string' },
         'log-level': { type: 'string' },
         'no-migrate': { type: 'boolean' },
+        outbox: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -53,8 +61,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
-  if (command === undefined || !COMMANDS.has(command) || positionals.length > 1) {
+  if (command === undefined || !COMMANDS.has(command)) {
     process.stderr.write(`notifier: ${command === undefined ? 'missing command' : `unknown command "${positionals.join(' ')}"`}\n\n${USAGE}`);
+    return 2;
+  }
+  const args = positionals.slice(1);
+  const expected = ARGUMENTS[command] ?? 0;
+  if (args.length !== expected) {
+    const problem = expected === 0 ? `unknown command "${positionals.join(' ')}"` : `${command} takes ${expected} arguments, got ${args.length}`;
+    process.stderr.write(`notifier: ${problem}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.outbox && command !== 'notify') {
+    process.stderr.write(`notifier: --outbox is an option of notify only\n\n${USAGE}`);
     return 2;
   }
 
@@ -71,6 +90,14 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (command === 'notify') {
+    const [channel = '', json = ''] = args;
+    return notifyCommand(config, { channel, json, outbox: values.outbox === true }, {
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+    });
+  }
+
   const logger = createLogger(config.logLevel, { role: command });
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ event: 'process:unhandled-rejection', err: reason }, 'unhandled promise rejection');
@@ -79,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'migrate') {
     try {
-      await runMigrations(config.databaseUrl, logger);
+      await runMigrations(withDefaultDatabase(config).databaseUrl, logger);
       return 0;
     } catch (err) {
       logger.error({ event: 'migrate:error' }, (err as Error).message);
@@ -112,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
     logger.fatal({ event: 'process:start:error' }, (err as Error).message);
     return 1;
   }
+  if (running.banner !== undefined) process.stdout.write(running.banner);
   if (!shutdown.signal.aborted) {
     await new Promise<void>((resolve) => shutdown.signal.addEventListener('abort', () => resolve(), { once: true }));
   }

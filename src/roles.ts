@@ -6,9 +6,11 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import { ConfigError } from './config/load-config.js';
-import type { Config } from './config/schema.js';
+import { withDefaultDatabase, type Config, type DatabaseConfig } from './config/schema.js';
 import { Edge } from './edge/edge.js';
 import { liveFeatures } from './live-features.js';
+import { embeddedBanner } from './embedded/banner.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded/embedded-postgres.js';
 import { Listener } from './listener/listener.js';
 import { startListenerHttp } from './listener/listener-http.js';
 import { runMigrations } from './migrate/run-migrations.js';
@@ -22,6 +24,8 @@ export interface RunningRole {
   /** Resolves with the HTTP port actually bound (PORT=0 picks a free one). */
   port: number;
   stop(): Promise<void>;
+  /** For stdout, once: `start` on its embedded PostgreSQL says where to send and watch notifications. */
+  banner?: string;
 }
 
 export async function startRole(role: RoleName, config: Config, logger: Logger, signal: AbortSignal): Promise<RunningRole> {
@@ -31,21 +35,38 @@ export async function startRole(role: RoleName, config: Config, logger: Logger, 
         'Set REDIS_URL (e.g. redis://localhost:6379), or run `notifier start` for a single process without Redis.',
     ]);
   }
+  // Only `start` embeds a PostgreSQL, and only without DATABASE_URL.
+  const embedded = role === 'start' && config.databaseUrl === undefined ? await startEmbeddedPostgres(config, logger, signal) : undefined;
+  if (embedded) config = { ...config, databaseUrl: embedded.databaseUrl };
   const metrics = createMetrics();
   const bus = createBus(config, logger, metrics);
   try {
     switch (role) {
       case 'listener':
-        return await startListenerOnly(config, bus, logger, metrics);
+        return await startListenerOnly(withDefaultDatabase(config), bus, logger, metrics);
       case 'edge':
         return await startEdgeOnly(config, bus, logger, metrics);
       case 'start':
-        return await startStandalone(config, bus, logger, metrics, signal);
+        return withEmbedded(await startStandalone(withDefaultDatabase(config), bus, logger, metrics, signal), embedded, config);
     }
   } catch (err) {
     await bus.close().catch(() => undefined);
+    await embedded?.stop();
     throw err;
   }
+}
+
+/** PostgreSQL stops last, after the edge drained and the listener let go. */
+function withEmbedded(running: RunningRole, embedded: EmbeddedPostgres | undefined, config: Config): RunningRole {
+  if (!embedded) return running;
+  return {
+    port: running.port,
+    stop: async () => {
+      await running.stop();
+      await embedded.stop();
+    },
+    banner: embeddedBanner({ databaseUrl: embedded.databaseUrl, dataDir: embedded.dataDir, edgePort: running.port, livePage: config.livePage !== false }),
+  };
 }
 
 function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {
@@ -64,7 +85,7 @@ function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {
   });
 }
 
-async function startListenerOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
+async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const listener = new Listener({ config, bus, logger, metrics });
   const server: Server = await startListenerHttp(listener, metrics.registry, config.host, config.port);
   const address = server.address();
@@ -95,7 +116,7 @@ async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: 
   };
 }
 
-async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics: Metrics, signal: AbortSignal): Promise<RunningRole> {
+async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger, metrics: Metrics, signal: AbortSignal): Promise<RunningRole> {
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
   const live = liveFeatures('start', config, config.databaseUrl);
@@ -114,7 +135,7 @@ async function startStandalone(config: Config, bus: Bus, logger: Logger, metrics
 }
 
 /** `notifier start` waits for PostgreSQL instead of dying when it is not up yet. */
-async function migrateWithRetry(config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
+async function migrateWithRetry(config: DatabaseConfig, logger: Logger, signal: AbortSignal): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await runMigrations(config.databaseUrl, logger);

@@ -50,12 +50,15 @@ const url = (protocols: string[]) =>
     }
   }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+export const DEFAULT_DATA_DIR = './.notifier/postgres';
+
 const optionalUrl = (protocols: string[]) =>
   z.preprocess((v) => (v === '' || v === null ? undefined : v), url(protocols).optional());
 
 export const configSchema = z
   .object({
-    databaseUrl: url(['postgres:', 'postgresql:']).default('postgresql://postgres@localhost:5432/postgres'),
+    /** Unset: `start` runs an embedded PostgreSQL, `listener` and `migrate` use DEFAULT_DATABASE_URL. */
+    databaseUrl: optionalUrl(['postgres:', 'postgresql:']),
     redisUrl: optionalUrl(['redis:', 'rediss:']),
     host: z.string().min(1).default('0.0.0.0'),
     port: int(0, 65535).default(8080),
@@ -99,7 +102,7 @@ export const configSchema = z
     allowUwsFallback: bool.default(false),
 
     // First run (`notifier start` without DATABASE_URL): the embedded PostgreSQL and the live page.
-    dataDir: z.string().min(1).default('./.notifier/postgres'),
+    dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
     embeddedPgPort: z.preprocess((v) => (v === '' || v === null ? undefined : v), int(1, 65535).optional()),
     /** Live page at GET /: on by default for `start`, off for `edge` (undefined = the role's default). */
     livePage: z.preprocess((v) => (v === '' || v === null ? undefined : v), bool.optional()),
@@ -132,6 +135,16 @@ export const configSchema = z
   });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
+
+export const DEFAULT_DATABASE_URL = 'postgresql://postgres@localhost:5432/postgres';
+
+/** A configuration whose database is decided: DATABASE_URL, the default, or an embedded PostgreSQL's. */
+export type DatabaseConfig = Config & { readonly databaseUrl: string };
+
+/** The roles that need a database and never embed one (`listener`, `migrate`) use the default. */
+export function withDefaultDatabase(config: Config): DatabaseConfig {
+  return config.databaseUrl !== undefined ? { ...config, databaseUrl: config.databaseUrl } : { ...config, databaseUrl: DEFAULT_DATABASE_URL };
+}
 export type ConfigKey = keyof z.infer<typeof configSchema>;
 
 /** Environment variable of each setting. */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Bus } from '../bus/bus.js';
-import type { Config } from '../config/schema.js';
+import type { DatabaseConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { envelopeFromText, frameHead } from '../protocol/envelope.js';
@@ -38,7 +38,7 @@ export const HANDOVER_CHANNEL = 'notifier_handover';
 export type ListenerState = 'connecting' | 'standby' | 'leader' | 'stopped';
 
 export interface ListenerOptions {
-  config: Config;
+  config: DatabaseConfig;
   bus: Bus;
   logger: Logger;
   metrics: Metrics;

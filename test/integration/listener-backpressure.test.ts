@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { PublishItem } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { withDefaultDatabase } from '../../src/config/schema.js';
 import { Listener } from '../../src/listener/listener.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { migrate } from '../helpers/cluster.js';
@@ -42,7 +43,7 @@ describe('listener backpressure', () => {
   it('pauses reading PostgreSQL while the bus is held, drops nothing, and delivers all in order after', async () => {
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
-    const config = loadConfig({
+    const config = withDefaultDatabase(loadConfig({
       env: {
         DATABASE_URL: db.url,
         NOTIFIER_CHANNELS: 'bp_test',
@@ -50,7 +51,7 @@ describe('listener backpressure', () => {
         NOTIFIER_PLAIN_QUEUE_LIMIT: '3000', // a socket read holds up to ~1,500 of these: 6,000 unpaused would overflow
         NOTIFIER_LEADER_QUERY_TIMEOUT_MS: '3000',
       },
-    });
+    }));
     const bus = new HeldBus();
     const received: number[] = [];
     await bus.subscribe({
@@ -78,7 +79,7 @@ describe('listener backpressure', () => {
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
     migrate(db.url);
-    const config = loadConfig({ env: { DATABASE_URL: db.url, NOTIFIER_OUTBOX_POLL_MS: '100' } });
+    const config = withDefaultDatabase(loadConfig({ env: { DATABASE_URL: db.url, NOTIFIER_OUTBOX_POLL_MS: '100' } }));
     const bus = new HeldBus();
     const metrics = createMetrics();
     const listener = new Listener({ config, bus, logger: pino({ level: 'silent' }), metrics });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, maskUrl, type LoadOptions } from '../../src/config/load-config.js';
-import { DEFAULT_CHANNELS, ENV_NAMES, configSchema } from '../../src/config/schema.js';
+import { DEFAULT_CHANNELS, DEFAULT_DATABASE_URL, ENV_NAMES, configSchema, withDefaultDatabase } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'notifier-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +30,6 @@ describe('loadConfig: defaults', () => {
   it('runs on a developer machine with no settings at all', () => {
     const c = loadConfig({ env: {} });
     expect(c).toMatchObject({
-      databaseUrl: 'postgresql://postgres@localhost:5432/postgres',
       host: '0.0.0.0',
       port: 8080,
       channels: DEFAULT_CHANNELS,
@@ -47,9 +46,20 @@ describe('loadConfig: defaults', () => {
       maxFrameBytes: 16 * 1024,
       idleTimeoutSeconds: 120,
       allowUwsFallback: false,
+      dataDir: './.notifier/postgres',
     });
     expect(c.redisUrl).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('leaves DATABASE_URL unset (`start` then embeds a PostgreSQL); listener and migrate default to a local one', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.databaseUrl).toBeUndefined();
+    expect(loadConfig({ env: { DATABASE_URL: '' } }).databaseUrl).toBeUndefined();
+    expect(withDefaultDatabase(c).databaseUrl).toBe('postgresql://postgres@localhost:5432/postgres');
+    expect(DEFAULT_DATABASE_URL).toBe('postgresql://postgres@localhost:5432/postgres');
+    const set = loadConfig({ env: { DATABASE_URL: 'postgres://app@db/app' } });
+    expect(withDefaultDatabase(set).databaseUrl).toBe('postgres://app@db/app');
   });
 
   it('the default channels are the ones DESIGN §2 lists', () => {

