@@ -43,9 +43,16 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger, sign
   try {
     const runAs = await postgresRunAs(log);
     if (runAs) await ensureTraversable(dataDir, runAs, log);
+    // After the orphan: a PostgreSQL left running by a crash may hold this very port.
     await stopOrphan(dataDir, log);
+    if (config.embeddedPgPort !== undefined && !(await isPortFree(config.embeddedPgPort))) {
+      throw new Error(
+        `NOTIFIER_EMBEDDED_PG_PORT is ${config.embeddedPgPort}, but 127.0.0.1:${config.embeddedPgPort} is in use: ` +
+          'free it, choose another port, or leave it unset to pick a free one',
+      );
+    }
     const info = await prepareCluster(dataDir, binaries, runAs, log, signal);
-    const port = await choosePort(config.embeddedPgPort, info.port, log);
+    const port = config.embeddedPgPort ?? (await lastOrFreePort(info.port, log));
     if (port !== info.port) await saveClusterInfo(dataDir, { ...info, port }, runAs);
     const running = await startPostgres({ binaries, dataDir, port, runAs, logger: log, signal });
     server = running;
@@ -71,13 +78,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger, sign
   }
 }
 
-async function choosePort(configured: number | undefined, last: number | undefined, log: Logger): Promise<number> {
-  if (configured !== undefined) {
-    if (await isPortFree(configured)) return configured;
-    throw new Error(
-      `NOTIFIER_EMBEDDED_PG_PORT is ${configured}, but 127.0.0.1:${configured} is in use: free it, choose another port, or leave it unset to pick a free one`,
-    );
-  }
+async function lastOrFreePort(last: number | undefined, log: Logger): Promise<number> {
   if (last !== undefined && (await isPortFree(last))) return last;
   const port = await freePort();
   if (last !== undefined) {

@@ -245,7 +245,7 @@ describe('notifier start without DATABASE_URL', () => {
 });
 
 describe('after a crash', () => {
-  it('the next start stops the orphaned PostgreSQL, replaces the stale state file and keeps the DATABASE_URL', async () => {
+  it('the next start stops the orphaned PostgreSQL (which holds the port), replaces the stale state file and keeps the DATABASE_URL', async () => {
     const root = tempRoot();
     const dataDir = join(root, '.notifier', 'postgres');
     const first = startCli(['start'], {}, { cwd: root });
@@ -265,9 +265,16 @@ describe('after a crash', () => {
     expect(processesIn(dataDir)).toContain(pgPid);
     // The orphan stopped cleanly: no crash recovery.
     expect(next.logs.some((l) => l.event === 'embedded:pg:log' && String(l.msg).includes('not properly shut down'))).toBe(false);
-    await next.waitForEvent('leader:listen:success');
-    expect(await next.kill('SIGTERM')).toBe(0);
-    expectStoppedInOrder(next, dataDir);
+
+    // Again, now with that port set explicitly: the orphan holds it until the next start stops it.
+    const port = new URL(url).port;
+    await next.kill('SIGKILL');
+    const third = startCli(['start'], { NOTIFIER_EMBEDDED_PG_PORT: port }, { cwd: root });
+    expect((await third.waitForEvent('embedded:orphan:stopped'))['pid']).toBe(pgPid);
+    expect(String((await readyLine(third))['port'])).toBe(port);
+    await third.waitForEvent('leader:listen:success');
+    expect(await third.kill('SIGTERM')).toBe(0);
+    expectStoppedInOrder(third, dataDir);
   });
 
   it('a state file and a postmaster.pid naming a reused pid are stale; a port taken since the last start is replaced', async () => {
