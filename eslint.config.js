@@ -7,12 +7,17 @@ import tseslint from 'typescript-eslint';
  *   cli/roles → listener, edge, migrate, embedded, notify → bus → protocol, config, observability, util
  *   client → protocol only
  */
-const layer = (files, forbidden, why) => ({
+const layer = (files, forbidden, why, packages = []) => ({
   files,
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`, `./${dir}/*`], message: why })) },
+      {
+        patterns: [
+          ...forbidden.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`, `./${dir}/*`], message: why })),
+          ...packages.map((name) => ({ group: [name], message: why })),
+        ],
+      },
     ],
   },
 });
@@ -31,7 +36,7 @@ export default tseslint.config(
   layer(['src/protocol/**', 'src/config/**', 'src/util/**', 'src/observability/**'], ['bus', 'listener', 'edge', 'client', 'migrate', 'embedded', 'notify'], 'shared pure modules import nothing above them'),
   layer(['src/bus/**'], ['listener', 'edge', 'client', 'migrate', 'embedded', 'notify'], 'the bus sits below the roles'),
   layer(['src/listener/**'], ['edge', 'client', 'embedded', 'notify'], 'the listener does not depend on the edge'),
-  layer(['src/edge/**'], ['listener', 'client', 'embedded', 'notify'], 'the edge does not depend on the listener'),
+  layer(['src/edge/**'], ['listener', 'client', 'embedded', 'notify'], 'the edge depends on neither the listener nor PostgreSQL (roles.ts hands it `send`)', ['pg']),
   layer(['src/embedded/**'], ['bus', 'listener', 'edge', 'client', 'migrate', 'notify'], 'the embedded PostgreSQL knows nothing of the roles'),
   layer(['src/notify/**'], ['bus', 'listener', 'edge', 'client', 'migrate'], '`notifier notify` talks to PostgreSQL only'),
   layer(['src/client/**'], ['bus', 'listener', 'edge', 'config', 'observability', 'migrate'], 'the client SDK depends on protocol/ alone'),

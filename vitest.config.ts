@@ -26,10 +26,22 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'browser',
+          // The live page in Debian's Chromium (playwright-core, no browser download) against `notifier start`.
+          include: ['test/browser/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          maxWorkers: 1,
+        },
+      },
+      {
+        test: {
           name: 'cluster',
           // Multi-process clusters behind HAProxy on a throw-away PostgreSQL and Redis (test/cluster/harness.ts).
           include: ['test/cluster/**/*.test.ts'],
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           // No globalSetup: the harness starts its own servers, so a case runs without DATABASE_URL/REDIS_URL.
           testTimeout: Number(process.env['NOTIFIER_CLUSTER_TEST_TIMEOUT_MS'] ?? 120_000),
           hookTimeout: 120_000,

@@ -1,0 +1,174 @@
+/**
+ * The live page in a real browser (Debian's Chromium through playwright-core) against
+ * `notifier start`: it subscribes, shows what `notifier notify` sends, stops showing what it
+ * unsubscribed from, and reconnects, resubscribes and goes on after a server restart. Saves
+ * docs/live-page.png, the screenshot the README shows.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitLeaderSeen, waitReady } from '../helpers/cluster.js';
+import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+
+const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const SCREENSHOT = fileURLToPath(new URL('../../docs/live-page.png', import.meta.url));
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+/** `notifier notify <channel> <json>`, as a user sends one from a shell. */
+function notify(databaseUrl: string, channel: string, payload: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI, 'notify', channel, JSON.stringify(payload)],
+      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, timeout: 15_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`notifier notify failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
+    );
+  });
+}
+
+/**
+ * A port free now. The server gets it from the start, not PORT=0: uSockets sets SO_REUSEADDR
+ * only for a fixed port, and the restart must bind the port again next to the first run's
+ * TIME_WAIT connections.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** A notification row of the page, by entity id. */
+const row = (page: Page, entityId: number) => page.locator(`#notes li.note[data-entity-id="${entityId}"]`);
+const chip = (page: Page, filter: string, state = 'active') => page.locator(`#subs li[data-filter="${filter}"][data-state="${state}"]`);
+
+async function subscribe(page: Page, kind: string, a = '', b = ''): Promise<void> {
+  await page.selectOption('#sub-kind', kind);
+  if (a) await page.fill('#sub-a', a);
+  if (b) await page.fill('#sub-b', b);
+  await page.click('#sub-add');
+}
+
+async function sendFromForm(page: Page, channel: string, payload: Record<string, unknown>, outbox = false): Promise<void> {
+  await page.fill('#send-channel', channel);
+  await page.fill('#send-payload', JSON.stringify(payload, null, 1).replace(/\n\s*/g, ' '));
+  await page.setChecked('#send-outbox', outbox);
+  await page.click('#send-button');
+  await page.locator('#send-result.okmsg', { hasText: `Sent on ${channel}` }).waitFor();
+}
+
+describe('the live page in Chromium', () => {
+  it('subscribes, shows notifications, unsubscribes, and resumes after a server restart', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
+          '(`.ci/run` installs it), or set CHROMIUM to a Chromium binary. No browser is downloaded.',
+      );
+    }
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const servers: NotifierProcess[] = [];
+    cleanup.push(() => Promise.all(servers.map((s) => s.kill('SIGKILL'))));
+    const startServer = (port: number) => {
+      const p = spawnNotifier(['start'], { DATABASE_URL: db.url, REDIS_URL: '', PORT: String(port), NOTIFIER_DRAIN_SECONDS: '0', LOG_LEVEL: 'info' });
+      servers.push(p);
+      return p;
+    };
+
+    const port = await freePort();
+    let server = startServer(port);
+    await server.port();
+    const http = `http://127.0.0.1:${port}`;
+    await waitReady(http);
+    // A plain NOTIFY is heard only once the leader LISTENs.
+    await waitLeaderSeen(http);
+
+    const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
+    cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
+    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      viewport: { width: 1280, height: 1000 },
+    });
+    cleanup.push(() => context.close());
+    context.setDefaultTimeout(10_000);
+    const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      // Refused reconnects while the server is down are expected; a CSP violation is not.
+      if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
+    });
+
+    await page.goto(`${http}/`);
+    await page.locator('#status[data-state="connected"]').waitFor();
+    await page.locator('#send-form').waitFor(); // shown: /api/info says this server accepts sends
+
+    await subscribe(page, 'entity_type', 'execution');
+    await chip(page, 'entity_type:execution').waitFor();
+    await subscribe(page, 'notification_type', 'inquiry_created');
+    await chip(page, 'notification_type:inquiry_created').waitFor();
+
+    await notify(db.url, 'execution_status_changed', { entity_type: 'execution', entity_id: 123, user_id: 456, status: 'running' });
+    await row(page, 123).waitFor();
+    expect(await row(page, 123).getAttribute('data-type')).toBe('execution_status_changed');
+
+    // Unsubscribed: the next execution notification must not show. The inquiry sent after it
+    // matches a filter still active, so once it shows, the execution one would have too.
+    await page.click('#subs li[data-filter="entity_type:execution"] button.unsub');
+    await page.locator('#subs li[data-filter="entity_type:execution"]').waitFor({ state: 'detached' });
+    await notify(db.url, 'execution_status_changed', { entity_type: 'execution', entity_id: 124, user_id: 456, status: 'succeeded' });
+    await notify(db.url, 'inquiry_created', { entity_type: 'inquiry', entity_id: 7, user_id: 456 });
+    await row(page, 7).waitFor();
+    expect(await row(page, 124).count()).toBe(0);
+    await expect.poll(() => page.textContent('#c-notifications')).toBe('2');
+
+    // Restart the server on the same port: the page reconnects with back-off and resumes its
+    // filters (the in-process bus starts a new history, so the edge answers `reset`).
+    await server.kill('SIGTERM');
+    await page.locator('#status:not([data-state="connected"])').waitFor();
+    server = startServer(port);
+    await server.port();
+    await page.locator('#status[data-state="connected"]').waitFor({ timeout: 20_000 });
+    await chip(page, 'notification_type:inquiry_created').waitFor();
+    await page.locator('#notes li.divider', { hasText: 'reconnected' }).waitFor();
+    expect(await page.textContent('#c-reconnects')).toBe('1');
+    await waitLeaderSeen(http);
+    await notify(db.url, 'inquiry_created', { entity_type: 'inquiry', entity_id: 8, user_id: 789 });
+    await row(page, 8).waitFor();
+
+    // A realistic screen for the README: everything, a few kinds, sent from the page's own form.
+    await subscribe(page, 'all');
+    await chip(page, 'all').waitFor();
+    await sendFromForm(page, 'workflow_execution_status_changed', { entity_type: 'workflow_execution', entity_id: 31, user_id: 456, status: 'running' });
+    await row(page, 31).waitFor();
+    await sendFromForm(page, 'execution_created', { entity_type: 'execution', entity_id: 125, user_id: 456, status: 'requested', action: 'core.http' }, true);
+    await row(page, 125).waitFor();
+    await sendFromForm(page, 'event_created', { entity_type: 'event', entity_id: 5012, trigger: 'core.timer', payload: { fired_at: '2026-11-23T09:00:00Z' } });
+    await row(page, 5012).waitFor();
+    await sendFromForm(page, 'execution_status_changed', { entity_type: 'execution', entity_id: 125, user_id: 456, status: 'succeeded', duration_ms: 412 });
+    await page.locator('#notes li.note[data-entity-id="125"]').nth(1).waitFor();
+    await page.click('#notes li.note:first-child summary');
+    await page.locator('#notes li.note:first-child pre.json .j-key').first().waitFor();
+    await expect.poll(() => page.textContent('#c-notifications')).toBe('7');
+
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    expect(pageErrors).toEqual([]);
+  });
+});
