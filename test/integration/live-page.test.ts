@@ -3,6 +3,8 @@
  * absent on an edge unless asked (NOTIFIER_LIVE_PAGE, NOTIFIER_SEND_ENDPOINT), and POST
  * /api/notify validating its input and delivering through PostgreSQL to WebSocket clients.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, migrate, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
 import { ProcessGroup, type NotifierProcess } from '../helpers/processes.js';
@@ -168,6 +170,16 @@ describe('turning the features off and on', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await (await fetch(`${http}/api/info`)).json()).toMatchObject({ send: { enabled: false, reason: expect.stringMatching(/NOTIFIER_SEND_ENDPOINT=1/) } });
     expect((await post(http, { channel: 'c', payload: {} })).status).toBe(404);
+  });
+
+  it('an edge with NOTIFIER_SEND_ENDPOINT=1 but no DATABASE_URL exits 2 and says what is missing', () => {
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../dist/cli.js', import.meta.url)), 'edge'], {
+      env: { PATH: process.env['PATH'], REDIS_URL: serviceUrls().redisUrl, NOTIFIER_SEND_ENDPOINT: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/NOTIFIER_SEND_ENDPOINT \(sendEndpoint\): POST \/api\/notify sends through PostgreSQL; set DATABASE_URL too/);
   });
 
   it('an edge with NOTIFIER_SEND_ENDPOINT=1 and DATABASE_URL sends through PostgreSQL to its clients, via the leader', async () => {
