@@ -52,6 +52,11 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The edge's newest published offset (its /stats). */
+async function lastOffset(http: string): Promise<unknown> {
+  return ((await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>)['last_offset'];
+}
+
 /** A notification row of the page, by entity id. */
 const row = (page: Page, entityId: number) => page.locator(`#notes li.note[data-entity-id="${entityId}"]`);
 const chip = (page: Page, filter: string, state = 'active') => page.locator(`#subs li[data-filter="${filter}"][data-state="${state}"]`);
@@ -138,6 +143,18 @@ describe('the live page in Chromium', () => {
     expect(await row(page, 124).count()).toBe(0);
     await expect.poll(() => page.textContent('#c-notifications')).toBe('2');
 
+    // Disconnect by hand, miss a notification, connect by hand: the page resumes from its offset
+    // and the edge replays it. (Reconnecting only once the edge has it makes this a replay.)
+    await page.click('#disconnect');
+    await page.locator('#status[data-state="disconnected"]').waitFor();
+    const before = await lastOffset(http);
+    await notify(db.url, 'inquiry_created', { entity_type: 'inquiry', entity_id: 70, user_id: 456 });
+    await expect.poll(() => lastOffset(http)).not.toBe(before);
+    await page.click('#connect');
+    await row(page, 70).waitFor();
+    await page.locator('#notes li.divider', { hasText: '1 missed notification replayed' }).waitFor();
+    expect(await page.textContent('#c-replayed')).toBe('1');
+
     // Restart the server on the same port: the page reconnects with back-off and resumes its
     // filters (the in-process bus starts a new history, so the edge answers `reset`).
     await server.kill('SIGTERM');
@@ -146,8 +163,8 @@ describe('the live page in Chromium', () => {
     await server.port();
     await page.locator('#status[data-state="connected"]').waitFor({ timeout: 20_000 });
     await chip(page, 'notification_type:inquiry_created').waitFor();
-    await page.locator('#notes li.divider', { hasText: 'reconnected' }).waitFor();
-    expect(await page.textContent('#c-reconnects')).toBe('1');
+    await page.locator('#notes li.divider', { hasText: 'history reset' }).waitFor();
+    expect(await page.textContent('#c-reconnects')).toBe('2');
     await waitLeaderSeen(http);
     await notify(db.url, 'inquiry_created', { entity_type: 'inquiry', entity_id: 8, user_id: 789 });
     await row(page, 8).waitFor();
@@ -165,7 +182,7 @@ describe('the live page in Chromium', () => {
     await page.locator('#notes li.note[data-entity-id="125"]').nth(1).waitFor();
     await page.click('#notes li.note:first-child summary');
     await page.locator('#notes li.note:first-child pre.json .j-key').first().waitFor();
-    await expect.poll(() => page.textContent('#c-notifications')).toBe('7');
+    await expect.poll(() => page.textContent('#c-notifications')).toBe('8');
 
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
