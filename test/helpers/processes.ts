@@ -105,3 +105,29 @@ export class ProcessGroup {
     await Promise.all(this.procs.map((p) => p.kill('SIGKILL')));
   }
 }
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end without blocking the event loop (a test's clients keep running); fails after 30 s. */
+export function runToEnd(file: string, argv: string[], env: Record<string, string | undefined>, cwd?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${argv.join(' ')}: still running after 30 s\n${stdout}\n${stderr}`));
+    }, 30_000);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}

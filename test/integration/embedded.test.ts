@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NotifierProcess, type LogLine } from '../helpers/processes.js';
+import { NotifierProcess, runToEnd, type LogLine, type RunResult } from '../helpers/processes.js';
 import { createTestDatabase, eventually, serviceUrls, uniqueName, withClient, type TestDatabase } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -82,35 +82,10 @@ function startCli(args: string[], env: Record<string, string>, o: Options): Noti
   return proc;
 }
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI to its end without blocking the event loop (the test's clients keep running). */
-function runCli(args: string[], env: Record<string, string>, o: Options): Promise<Result> {
+function runCli(args: string[], env: Record<string, string>, o: Options): Promise<RunResult> {
   const [file, argv] = commandFor(args, o);
-  return runProcess(file, argv, envFor({ LOG_LEVEL: 'info', ...env }, o), o.cwd);
-}
-
-function runProcess(file: string, argv: string[], env: Record<string, string | undefined>, cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} ${argv.join(' ')}: still running after 30 s\n${stdout}\n${stderr}`));
-    }, 30_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runToEnd(file, argv, envFor({ LOG_LEVEL: 'info', ...env }, o), o.cwd);
 }
 
 /** The banner: the lines of stdout that are not JSON log lines. */
@@ -192,7 +167,7 @@ describe('notifier start without DATABASE_URL', () => {
     expect(notify.status).toBe(0);
     const psqlLine = banner.split('\n').find((l) => l.trim().startsWith('psql '));
     expect(psqlLine).toBeDefined();
-    const psql = await runProcess('bash', ['-c', (psqlLine as string).trim()], { PATH: process.env['PATH'] }, root);
+    const psql = await runToEnd('bash', ['-c', (psqlLine as string).trim()], { PATH: process.env['PATH'] }, root);
     expect(psql.stderr).toBe('');
     expect(psql.status).toBe(0);
     const got = await a.waitForNotifications(2);

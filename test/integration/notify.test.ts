@@ -4,7 +4,7 @@
  * that is missing, unreachable or refuses, with the password masked. (The banner's example
  * against a real embedded PostgreSQL runs in embedded.test.ts.)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTimeOf } from '../../src/embedded/process-info.js';
-import { ProcessGroup } from '../helpers/processes.js';
+import { ProcessGroup, runToEnd, type RunResult } from '../helpers/processes.js';
 import { createTestDatabase, serviceUrls, type TestDatabase } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -40,22 +40,8 @@ function tempDir(): string {
 }
 
 /** Runs `notifier notify …` to its end, without blocking the event loop. */
-function notify(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'notify', ...args], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`notify ${args.join(' ')}: still running after 30 s`));
-    }, 30_000);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+function notify(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runToEnd(process.execPath, [CLI, 'notify', ...args], { PATH: process.env['PATH'], ...env });
 }
 
 /** Resolves with the payload of the first notification on `channel` in `db`. */
