@@ -38,6 +38,18 @@ function notify(databaseUrl: string, channel: string, payload: Record<string, un
   });
 }
 
+/** Runs a command line through bash, as a user pastes it into a terminal. */
+function runShell(commandLine: string, databaseUrl: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'bash',
+      ['-c', commandLine],
+      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, timeout: 15_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${commandLine} failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
+    );
+  });
+}
+
 /**
  * A port free now. The server gets it from the start, not PORT=0: uSockets sets SO_REUSEADDR
  * only for a fixed port, and the restart must bind the port again next to the first run's
@@ -179,11 +191,19 @@ describe('the live page in Chromium', () => {
     await row(page, 125).waitFor();
     await sendFromForm(page, 'event_created', { entity_type: 'event', entity_id: 5012, trigger: 'core.timer', payload: { fired_at: '2026-11-23T09:00:00Z' } });
     await row(page, 5012).waitFor();
+    // The command line the page shows under the form sends the same notification from a shell.
+    await page.fill('#send-channel', 'inquiry_responded');
+    await page.fill('#send-payload', JSON.stringify({ entity_type: 'inquiry', entity_id: 9, user_id: 789, response: "it's fine" }));
+    const cli = (await page.textContent('#send-cli')) ?? '';
+    expect(cli).toMatch(/^npx notifier notify inquiry_responded '/);
+    await runShell(cli.replace(/^npx notifier /, `'${process.execPath}' '${CLI}' `), db.url);
+    await row(page, 9).waitFor();
+    expect(await page.textContent('#notes li.note[data-entity-id="9"] .what')).toContain('inquiry:9');
     await sendFromForm(page, 'execution_status_changed', { entity_type: 'execution', entity_id: 125, user_id: 456, status: 'succeeded', duration_ms: 412 });
     await page.locator('#notes li.note[data-entity-id="125"]').nth(1).waitFor();
     await page.click('#notes li.note:first-child summary');
     await page.locator('#notes li.note:first-child pre.json .j-key').first().waitFor();
-    await expect.poll(() => page.textContent('#c-notifications')).toBe('8');
+    await expect.poll(() => page.textContent('#c-notifications')).toBe('9');
 
     const target = process.env['UPDATE_SCREENSHOT'] === '1' || !existsSync(SCREENSHOT) ? SCREENSHOT : join(userDataDir, 'live-page.png');
     mkdirSync(join(target, '..'), { recursive: true });
