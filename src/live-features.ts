@@ -7,8 +7,8 @@
 import pg from 'pg';
 import { ConfigError } from './config/load-config.js';
 import type { Config } from './config/schema.js';
-import { InvalidSendError, type SendFn } from './edge/send-endpoint.js';
-import { sendNotification, validateSendRequest } from './notify/send-notification.js';
+import type { SendFn } from './edge/send-endpoint.js';
+import { sendNotification } from './notify/send-notification.js';
 
 export interface LiveFeatures {
   /** Spread into the Edge options. */
@@ -17,7 +17,8 @@ export interface LiveFeatures {
   close(): Promise<void>;
 }
 
-export function liveFeatures(role: 'start' | 'edge', config: Config, databaseUrl: string | undefined): LiveFeatures {
+export function liveFeatures(role: 'start' | 'edge', config: Config): LiveFeatures {
+  const { databaseUrl } = config;
   const livePage = config.livePage ?? role === 'start';
   if (!(config.sendEndpoint ?? role === 'start')) return { edge: { livePage }, close: () => Promise.resolve() };
   if (databaseUrl === undefined) {
@@ -28,11 +29,7 @@ export function liveFeatures(role: 'start' | 'edge', config: Config, databaseUrl
   // An idle client's error (PostgreSQL restarted) would otherwise crash the process; the pool
   // drops that client and the next send connects again.
   pool.on('error', () => undefined);
-  const send: SendFn = async (r) => {
-    const invalid = validateSendRequest(r);
-    if (invalid) throw new InvalidSendError(invalid);
-    await sendNotification(pool, r);
-  };
+  const send: SendFn = (r) => sendNotification(pool, r);
   return {
     edge: { livePage, send, sendLoopbackOnly: config.sendEndpoint === undefined },
     close: () => pool.end(),

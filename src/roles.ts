@@ -103,7 +103,7 @@ async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logge
 }
 
 async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
-  const live = liveFeatures('edge', config, config.databaseUrl);
+  const live = liveFeatures('edge', config);
   const edge = new Edge({ config, bus, logger, metrics, ...live.edge });
   await edge.start();
   return {
@@ -119,7 +119,7 @@ async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: 
 async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger, metrics: Metrics, signal: AbortSignal): Promise<RunningRole> {
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
-  const live = liveFeatures('start', config, config.databaseUrl);
+  const live = liveFeatures('start', config);
   const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ...live.edge });
   await edge.start();
   listener.start();

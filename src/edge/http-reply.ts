@@ -1,8 +1,13 @@
 import type { Uws } from './uws.js';
 
-/** Writes a complete JSON response; call inside the handler or inside res.cork(). */
-export function replyJson(res: Uws.HttpResponse, status: string, body: unknown): void {
-  res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(JSON.stringify(body));
+/**
+ * Writes a complete JSON response, with any extra `headers`; `close` also closes the connection.
+ * Call inside the handler or inside res.cork().
+ */
+export function replyJson(res: Uws.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}, close = false): void {
+  res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
+  for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+  res.end(JSON.stringify(body), close);
 }
 
 /**

@@ -6,36 +6,21 @@
  * on for an edge). The edge does not talk to PostgreSQL itself: roles.ts hands it `send`.
  */
 import type { Logger } from '../observability/logger.js';
+import { validateSendRequest, type SendRequest } from '../protocol/send-request.js';
 import { replyJson } from './http-reply.js';
 import type { Uws } from './uws.js';
 
-/** What the endpoint asks to send: the shape of src/notify's SendRequest. */
-export interface SendInput {
-  channel: string;
-  /** The payload as JSON text. */
-  json: string;
-  /** Through the outbox (`notifier.publish`) instead of a plain NOTIFY. */
-  outbox: boolean;
-}
-
-/**
- * Sends one notification. Rejects with InvalidSendError for a request it refuses (answered 400),
- * with any other error when PostgreSQL did not take it (answered 502).
- */
-export type SendFn = (req: SendInput) => Promise<void>;
-
-export class InvalidSendError extends Error {
-  override readonly name = 'InvalidSendError';
-}
+/** Sends one valid notification; rejects when PostgreSQL did not take it (answered 502). */
+export type SendFn = (req: SendRequest) => Promise<void>;
 
 /** Ample for a test notification; an outbox payload has no other limit. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const FIELDS = ['channel', 'payload', 'outbox'];
 
-export type ParsedSend = { ok: true; input: SendInput } | { ok: false; message: string };
+export type ParsedSend = { ok: true; input: SendRequest } | { ok: false; message: string };
 
-/** Validates a request body: `{"channel": string, "payload": any JSON value, "outbox"?: boolean}`. */
+/** Validates a request body: `{"channel": string, "payload": any JSON value, "outbox"?: boolean}`, then the request itself. */
 export function parseSendBody(body: Uint8Array): ParsedSend {
   let text: string;
   try {
@@ -59,7 +44,9 @@ export function parseSendBody(body: Uint8Array): ParsedSend {
   if (!('payload' in obj)) return { ok: false, message: 'payload is missing: any JSON value, e.g. {"entity_type": "execution", "entity_id": 123}' };
   const outbox = obj['outbox'] ?? false;
   if (typeof outbox !== 'boolean') return { ok: false, message: 'outbox must be true or false' };
-  return { ok: true, input: { channel: obj['channel'], json: JSON.stringify(obj['payload']), outbox } };
+  const input = { channel: obj['channel'], json: JSON.stringify(obj['payload']), outbox };
+  const invalid = validateSendRequest(input);
+  return invalid === undefined ? { ok: true, input } : { ok: false, message: invalid };
 }
 
 /** True for 127.0.0.0/8, ::1 and IPv4-mapped 127.x (uWS gives 4 or 16 address bytes). */
@@ -87,9 +74,7 @@ export function sendEndpoint(opts: SendEndpointOptions): (res: Uws.HttpResponse,
   return (res, req) => {
     // Everything from `req` is read now: it is only valid during this call.
     if (req.getMethod().toLowerCase() !== 'post') {
-      res.writeStatus('405 Method Not Allowed').writeHeader('allow', 'POST').writeHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ error: 'use POST with a JSON body {"channel", "payload", "outbox"}' }));
-      return;
+      return replyJson(res, '405 Method Not Allowed', { error: 'use POST with a JSON body {"channel", "payload", "outbox"}' }, { allow: 'POST' });
     }
     if (opts.loopbackOnly && !isLoopback(res.getRemoteAddress())) return replyJson(res, '403 Forbidden', { error: LOOPBACK_ONLY_HINT });
     // A cross-site page can POST text/plain or a form without asking, but not JSON: requiring it
@@ -115,8 +100,7 @@ export function sendEndpoint(opts: SendEndpointOptions): (res: Uws.HttpResponse,
 
 /** Closes the connection too: the rest of the body may still be on its way. */
 function tooLarge(res: Uws.HttpResponse): void {
-  res.writeStatus('413 Content Too Large').writeHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ error: `body is larger than ${MAX_BODY_BYTES} bytes` }), true);
+  replyJson(res, '413 Content Too Large', { error: `body is larger than ${MAX_BODY_BYTES} bytes` }, {}, true);
 }
 
 function sameHost(origin: string, host: string): boolean {
@@ -158,14 +142,13 @@ function readBody(res: Uws.HttpResponse, done: (body: Buffer | undefined, aborte
   });
 }
 
-function deliver(res: Uws.HttpResponse, aborted: () => boolean, opts: SendEndpointOptions, input: SendInput): void {
+function deliver(res: Uws.HttpResponse, aborted: () => boolean, opts: SendEndpointOptions, input: SendRequest): void {
   const reply = (status: string, body: unknown) => {
     if (!aborted()) res.cork(() => replyJson(res, status, body));
   };
   opts.send(input).then(
     () => reply('202 Accepted', { status: 'sent', channel: input.channel, outbox: input.outbox }),
     (err: Error) => {
-      if (err instanceof InvalidSendError) return reply('400 Bad Request', { error: err.message });
       opts.logger.warn({ event: 'edge:send:error', channel: input.channel, err: err.message }, 'POST /api/notify: PostgreSQL did not take the notification');
       return reply('502 Bad Gateway', { error: err.message });
     },

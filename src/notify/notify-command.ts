@@ -8,7 +8,8 @@ import pg from 'pg';
 import { maskUrl } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { readRunningState, runningStatePath } from '../embedded/running-state.js';
-import { sendNotification, validateSendRequest, type SendRequest } from './send-notification.js';
+import { validateSendRequest, type SendRequest } from '../protocol/send-request.js';
+import { sendNotification } from './send-notification.js';
 
 export interface CommandIo {
   out(text: string): void;

@@ -59,6 +59,8 @@ describe('POST /api/notify body', () => {
     ['{"channel":"c"}', /payload is missing/],
     ['{"channel":"c","payload":{},"outbox":"yes"}', /outbox must be true or false/],
     ['{"channel":"c","payload":{},"extra":1}', /unknown field "extra"/],
+    ['{"channel":"","payload":{}}', /channel must not be empty/],
+    [`{"channel":"c","payload":"${'x'.repeat(8000)}"}`, /a plain NOTIFY carries at most 7999/],
   ])('refuses %s', (body, message) => {
     const r = parse(body);
     expect(r.ok).toBe(false);
@@ -95,8 +97,8 @@ describe('isLoopback', () => {
 
 describe('liveFeatures: defaults per role', () => {
   const DB = 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const features = async (role: 'start' | 'edge', env: Record<string, string>, databaseUrl: string | undefined = DB) => {
-    const f = liveFeatures(role, loadConfig({ env }), databaseUrl);
+  const features = async (role: 'start' | 'edge', env: Record<string, string>) => {
+    const f = liveFeatures(role, loadConfig({ env: { DATABASE_URL: DB, ...env } }));
     await f.close();
     return { livePage: f.edge.livePage, send: f.edge.send !== undefined, loopbackOnly: f.edge.sendLoopbackOnly };
   };
@@ -111,6 +113,6 @@ describe('liveFeatures: defaults per role', () => {
     expect(await features('edge', {})).toEqual({ livePage: false, send: false, loopbackOnly: undefined });
     expect(await features('edge', { NOTIFIER_LIVE_PAGE: '1' })).toEqual({ livePage: true, send: false, loopbackOnly: undefined });
     expect(await features('edge', { NOTIFIER_SEND_ENDPOINT: '1' })).toEqual({ livePage: false, send: true, loopbackOnly: false });
-    expect(() => liveFeatures('edge', loadConfig({ env: { NOTIFIER_SEND_ENDPOINT: '1' } }), undefined)).toThrow(/set DATABASE_URL/);
+    expect(() => liveFeatures('edge', loadConfig({ env: { NOTIFIER_SEND_ENDPOINT: '1' } }))).toThrow(/set DATABASE_URL/);
   });
 });
