@@ -52,8 +52,10 @@ const url = (protocols: string[]) =>
 
 export const DEFAULT_DATA_DIR = './.notifier/postgres';
 
-const optionalUrl = (protocols: string[]) =>
-  z.preprocess((v) => (v === '' || v === null ? undefined : v), url(protocols).optional());
+/** An optional setting: an empty value (`VAR=`) or YAML null counts as unset. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
+
+const optionalUrl = (protocols: string[]) => unsetIfEmpty(url(protocols));
 
 export const configSchema = z
   .object({
@@ -103,11 +105,11 @@ export const configSchema = z
 
     // First run (`notifier start` without DATABASE_URL): the embedded PostgreSQL and the live page.
     dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
-    embeddedPgPort: z.preprocess((v) => (v === '' || v === null ? undefined : v), int(1, 65535).optional()),
+    embeddedPgPort: unsetIfEmpty(int(1, 65535)),
     /** Live page at GET /: on by default for `start`, off for `edge` (undefined = the role's default). */
-    livePage: z.preprocess((v) => (v === '' || v === null ? undefined : v), bool.optional()),
+    livePage: unsetIfEmpty(bool),
     /** POST /api/notify for the live page's test form: on by default for `start` only. */
-    sendEndpoint: z.preprocess((v) => (v === '' || v === null ? undefined : v), bool.optional()),
+    sendEndpoint: unsetIfEmpty(bool),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -143,7 +145,7 @@ export type DatabaseConfig = Config & { readonly databaseUrl: string };
 
 /** The roles that need a database and never embed one (`listener`, `migrate`) use the default. */
 export function withDefaultDatabase(config: Config): DatabaseConfig {
-  return config.databaseUrl !== undefined ? { ...config, databaseUrl: config.databaseUrl } : { ...config, databaseUrl: DEFAULT_DATABASE_URL };
+  return { ...config, databaseUrl: config.databaseUrl ?? DEFAULT_DATABASE_URL };
 }
 export type ConfigKey = keyof z.infer<typeof configSchema>;
 
