@@ -371,16 +371,18 @@ export class Edge {
         }
         ws.send(subscribedMessage(msg.filter), false);
         return;
-      case 'unsubscribe':
+      case 'unsubscribe': {
         conn.started = true;
-        if (conn.filters.includes(msg.filter)) {
-          conn.filters.splice(conn.filters.indexOf(msg.filter), 1);
+        const at = conn.filters.indexOf(msg.filter);
+        if (at >= 0) {
+          conn.filters.splice(at, 1);
           this.subscriptionCount -= 1;
           metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
           this.moveTopics(ws, conn);
         }
         ws.send(unsubscribedMessage(msg.filter), false);
         return;
+      }
       case 'resume':
         if (conn.started) {
           return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe, and only once');
