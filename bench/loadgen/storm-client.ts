@@ -9,29 +9,18 @@
 import net from 'node:net';
 import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, textFrame, upgradeRequest, type FrameSink } from './frames.js';
 import { isControl, offsetOf, seqOf } from './storm-frames.js';
-import type { Outage, StormSpec } from './storm-messages.js';
+import type { Outage, StormProgress, StormReport, StormSpec } from './storm-messages.js';
 
-/** What every client of one worker adds to. */
-export interface StormStats {
-  armed: boolean;
-  live: number;
-  dropped: number;
-  back: number;
-  resumed: number;
-  resets: number;
-  resetReasons: Record<string, number>;
-  replayed: number;
-  outOfOrder: number;
-  beyond: number;
-  extraDrops: number;
-  attempts: number;
-  refused: Record<string, number>;
-  failures: Record<string, number>;
-  closeCodes: Record<string, number>;
-  errors: string[];
-  /** Something changed since the last progress message. */
-  dirty: boolean;
-}
+/** What every client of one worker adds to: the report's counters, the progress counts, and flags. */
+export type StormStats = Pick<
+  StormReport,
+  'resumed' | 'resets' | 'resetReasons' | 'replayed' | 'outOfOrder' | 'beyond' | 'extraDrops' | 'attempts' | 'refused' | 'failures' | 'closeCodes' | 'errors'
+> &
+  StormProgress & {
+    armed: boolean;
+    /** Something changed since the last progress message. */
+    dirty: boolean;
+  };
 
 export function newStats(): StormStats {
   return {

@@ -61,24 +61,8 @@ function report(produced: number): StormReport {
   for (const c of clients) if (c.live) nodes[c.node] = (nodes[c.node] ?? 0) + 1;
   let beyond = stats.beyond;
   for (const c of clients) for (let s = produced; s < c.counts.length; s++) beyond += c.counts[s] as number;
-  return {
-    clients: clients.length,
-    ...check(produced),
-    outages: clients.map((c) => c.outage),
-    resumed: stats.resumed,
-    resets: stats.resets,
-    resetReasons: stats.resetReasons,
-    replayed: stats.replayed,
-    outOfOrder: stats.outOfOrder,
-    beyond,
-    extraDrops: stats.extraDrops,
-    attempts: stats.attempts,
-    refused: stats.refused,
-    failures: stats.failures,
-    closeCodes: stats.closeCodes,
-    nodes,
-    errors: stats.errors,
-  };
+  const { armed: _armed, dirty: _dirty, live: _live, dropped: _dropped, back: _back, ...counters } = stats;
+  return { clients: clients.length, ...check(produced), outages: clients.map((c) => c.outage), ...counters, beyond, nodes };
 }
 
 setInterval(() => {
