@@ -3,6 +3,8 @@
  * notifier <command>: parse arguments, load configuration, start a role, handle signals.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error.
  */
+// First: V8 settings must be in place before anything else allocates (see the module).
+import { youngGeneration } from './v8-defaults.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { ENV_NAMES, withDefaultDatabase } from './config/schema.js';
@@ -99,6 +101,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel, { role: command });
+  logger.debug(
+    { event: 'process:v8', youngGeneration: youngGeneration.flags, source: youngGeneration.source },
+    `V8 young generation: ${youngGeneration.flags} (${youngGeneration.source === 'notifier' ? "notifier's default" : 'set by the operator'})`,
+  );
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ event: 'process:unhandled-rejection', err: reason }, 'unhandled promise rejection');
     process.exit(1);

@@ -173,3 +173,49 @@ describe('uWebSockets.js fallback guard', () => {
     expect(loadUws(false).native).toBe(true);
   });
 });
+
+describe('V8 defaults (src/v8-defaults.ts)', () => {
+  const UNREACHABLE_DB = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/postgres', LOG_LEVEL: 'debug' };
+  const v8Log = (stdout: string) =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['event'] === 'process:v8');
+
+  it("every command runs with notifier's young generation, and says so at debug level", () => {
+    const r = run(['migrate'], UNREACHABLE_DB);
+    expect(v8Log(r.stdout)).toMatchObject({ youngGeneration: '--semi-space-growth-factor=1', source: 'notifier' });
+  });
+
+  it("the operator's NODE_OPTIONS wins", () => {
+    const r = run(['migrate'], { ...UNREACHABLE_DB, NODE_OPTIONS: '--max-semi-space-size=8' });
+    expect(v8Log(r.stdout)).toMatchObject({ youngGeneration: '--max-semi-space-size=8', source: 'operator' });
+  });
+
+  // The effect itself, in a process that loads the module the way cli.ts does (first) and then
+  // retains 200k objects while making garbage: the new space stays at its initial 1 MB
+  // semi-spaces (2 MB) unless the operator sized it.
+  const NEW_SPACE_MB = `
+    import v8 from 'node:v8';
+    const keep = [];
+    for (let i = 0; i < 200000; i++) keep.push({ i, s: 'x' + i });
+    let junk;
+    for (let i = 0; i < 2000000; i++) junk = { i, a: [i] };
+    const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+    console.log(s.space_size / 1048576, keep.length, typeof junk);`;
+  const newSpaceMb = (nodeOptions: string) => {
+    const r = spawnSync(process.execPath, ['--import', fileURLToPath(new URL('../../dist/v8-defaults.js', import.meta.url)), '--input-type=module', '-e', NEW_SPACE_MB], {
+      env: { PATH: process.env['PATH'], NODE_OPTIONS: nodeOptions },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return Number(r.stdout.split(' ')[0]);
+  };
+
+  it('keeps the new space at 1 MB semi-spaces; NODE_OPTIONS=--max-semi-space-size=8 lets it grow', () => {
+    expect(newSpaceMb('')).toBeLessThanOrEqual(2);
+    expect(newSpaceMb('--max-semi-space-size=8')).toBeGreaterThan(8);
+  });
+});
