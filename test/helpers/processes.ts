@@ -13,7 +13,9 @@ export class NotifierProcess {
   readonly logs: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
-  private waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void; reject: (err: Error) => void }[] = [];
+  /** Set once the process exited and its output was read: waiting for more lines is pointless then. */
+  private ended: string | undefined;
 
   constructor(readonly role: string, readonly child: ChildProcess) {
     let buf = '';
@@ -39,6 +41,16 @@ export class NotifierProcess {
     });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close': after the last of stdout was read, so every line it logged is in `logs`.
+    child.once('close', (code, signal) => {
+      this.ended = `exited (${signal ?? `exit code ${code}`}) without a matching log line`;
+      for (const w of this.waiters) w.reject(new Error(this.describe(this.ended)));
+      this.waiters = [];
+    });
+  }
+
+  private describe(what: string): string {
+    return `${this.role} (pid ${this.pid}): ${what}. Last lines:\n${this.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr}`;
   }
 
   get pid(): number {
@@ -49,16 +61,18 @@ export class NotifierProcess {
   waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000, from = 0): Promise<LogLine> {
     const seen = this.logs.slice(from).find(match);
     if (seen) return Promise.resolve(seen);
+    if (this.ended !== undefined) return Promise.reject(new Error(this.describe(this.ended)));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.role} (pid ${this.pid}): no matching log line within ${timeoutMs} ms. Last lines:\n${this.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr}`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => reject(new Error(this.describe(`no matching log line within ${timeoutMs} ms`))), timeoutMs);
       this.waiters.push({
         match,
         resolve: (l) => {
           clearTimeout(timer);
           resolve(l);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
         },
       });
     });

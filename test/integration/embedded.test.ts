@@ -6,12 +6,14 @@
  * the working directory, so the default data directory ./.notifier/postgres lands in it.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BINARY_CACHE } from '../../src/embedded/runnable-binaries.js';
+import { installCopy } from '../helpers/install-copy.js';
 import { NotifierProcess, runToEnd, type LogLine, type RunResult } from '../helpers/processes.js';
 import { createTestDatabase, eventually, serviceUrls, uniqueName, withClient, type TestDatabase } from '../helpers/services.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -40,6 +42,13 @@ function tempRoot(): string {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'notifier-embedded-')));
   roots.push(root);
   return root;
+}
+
+/** A temporary directory every user may enter (mkdtemp makes them 0700). */
+function reachableDir(): string {
+  const dir = tempRoot();
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 /** Processes whose working directory is `dir` or below: PostgreSQL's all live in its data directory. */
@@ -153,7 +162,9 @@ describe('notifier start without DATABASE_URL', () => {
       const postgresUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
       expect(statSync(dataDir).uid).toBe(postgresUid);
       expect(statSync(`/proc/${pgPid}`).uid).toBe(postgresUid);
-      expect(proc.logs.find((l) => l.event === 'embedded:chmod')?.['dirs']).toContain(root);
+      // Handed its data directory as its working directory: the private directory above stays private.
+      expect(readlinkSync(`/proc/${pgPid}/cwd`)).toBe(dataDir);
+      expect(statSync(root).mode & 0o777).toBe(0o700);
     } else {
       expect(statSync(dataDir).uid).toBe(process.getuid?.());
     }
@@ -201,20 +212,49 @@ describe('notifier start without DATABASE_URL', () => {
     const uid = isRoot ? NOBODY : process.getuid?.();
     if (isRoot) chownSync(root, NOBODY, NOBODY);
     const dataDir = join(root, '.notifier', 'postgres');
-    const proc = startCli(['start'], { NOTIFIER_DRAIN_SECONDS: '0.2' }, { cwd: root, uid: isRoot ? NOBODY : undefined });
+    // That user's own install: this checkout may sit where only root can enter (/root, mktemp -d).
+    const cli = isRoot ? installCopy(join(reachableDir(), 'app')) : undefined;
+    const proc = startCli(['start'], { NOTIFIER_DRAIN_SECONDS: '0.2' }, { cwd: root, uid: isRoot ? NOBODY : undefined, cli });
     const banner = await bannerOf(proc);
     const port = await proc.port();
     expect(banner).toContain(`Live page     http://localhost:${port}/`);
     const pgPid = Number((await readyLine(proc))['pgPid']);
     expect(statSync(dataDir).uid).toBe(uid);
     expect(statSync(`/proc/${pgPid}`).uid).toBe(uid);
-    expect(proc.logs.some((l) => l.event === 'embedded:chmod' || l.event === 'embedded:user:created')).toBe(false);
+    expect(proc.logs.some((l) => String(l.event).startsWith('embedded:binaries') || l.event === 'embedded:user:created')).toBe(false);
 
     await proc.waitForEvent('leader:listen:success');
     const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     void proc.kill('SIGINT');
     expect(await c.closed()).toBe(1012);
     expect(await proc.exited).toBe(0);
+    expectStoppedInOrder(proc, dataDir);
+  });
+});
+
+describe('from an install in a directory only its owner may enter', () => {
+  it(`runs${isRoot ? ' (as root: PostgreSQL from binaries the user postgres can run, nothing chmodded)' : ''} with the data directory elsewhere, as README advises`, async () => {
+    const privateDir = tempRoot(); // 0700, like /root
+    const cli = installCopy(join(privateDir, 'notifier'));
+    const dataDir = join(reachableDir(), 'lib', 'notifier'); // like /var/lib/notifier
+    const proc = startCli(['start'], { NOTIFIER_DATA_DIR: dataDir, NOTIFIER_DRAIN_SECONDS: '0.2' }, { cwd: privateDir, cli });
+    const banner = await bannerOf(proc);
+    const pgPid = Number((await readyLine(proc))['pgPid']);
+    expect(readlinkSync(`/proc/${pgPid}/cwd`)).toBe(dataDir);
+    if (isRoot) {
+      const from = String((await proc.waitForEvent('embedded:binaries'))['dir']);
+      expect(from.startsWith(`${BINARY_CACHE}/`)).toBe(true);
+      expect(readlinkSync(`/proc/${pgPid}/exe`).startsWith(`${from}/`)).toBe(true);
+      expect(statSync(privateDir).mode & 0o777).toBe(0o700);
+    }
+    await proc.waitForEvent('leader:listen:success');
+    const port = await proc.port();
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    await c.subscribe('entity_type:execution');
+    const sent = await runCli(['notify', 'execution_status_changed', '{"entity_type":"execution","entity_id":7}'], { DATABASE_URL: databaseUrlIn(banner) }, { cwd: privateDir, cli });
+    expect(sent.stderr).toBe('');
+    expect((await c.waitForNotifications(1))[0]?.['entity_id']).toBe(7);
+    expect(await proc.kill('SIGTERM')).toBe(0);
     expectStoppedInOrder(proc, dataDir);
   });
 });
