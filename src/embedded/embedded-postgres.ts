@@ -4,6 +4,7 @@
  * of 127.0.0.1. The port is kept from one start to the next, so the DATABASE_URL stays the same.
  */
 import { mkdir } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -13,7 +14,7 @@ import { postgresRunAs } from './os-user.js';
 import { freePort, isPortFree } from './ports.js';
 import { runnableBinaries } from './runnable-binaries.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
-import { claimDataDir } from './running-state.js';
+import { claimDataDir, type DataDirClaim } from './running-state.js';
 
 export interface EmbeddedPostgres {
   databaseUrl: string;
@@ -28,8 +29,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger, sign
   const log = logger.child({ component: 'embedded-postgres' });
   const packaged = await findPostgresBinaries();
   const dataDir = resolve(config.dataDir);
-  await mkdir(dirname(dataDir), { recursive: true });
-  const claim = claimDataDir(dataDir);
+  const claim = await claimWritable(dataDir);
   let server: PostgresServer | undefined;
   // A second signal or a crash exits without stop(): PostgreSQL must not outlive notifier then either.
   const onExit = () => {
@@ -76,6 +76,31 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger, sign
     await server?.stop();
     release();
     throw err;
+  }
+}
+
+/** Claims the data directory, creating its parent; a directory this user may not write is a clear error. */
+async function claimWritable(dataDir: string): Promise<DataDirClaim> {
+  try {
+    await mkdir(dirname(dataDir), { recursive: true });
+    return claimDataDir(dataDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS' && code !== 'ENOTDIR') throw err;
+    throw new Error(
+      `cannot use ${dataDir} as the embedded PostgreSQL's data directory (${(err as Error).message}): ` +
+        `set NOTIFIER_DATA_DIR to a directory that ${thisUser()} may write, or create ${dirname(dataDir)} for that user, ` +
+        'or set DATABASE_URL to your PostgreSQL.',
+      { cause: err },
+    );
+  }
+}
+
+function thisUser(): string {
+  try {
+    return `the user "${userInfo().username}"`;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`; // no entry in /etc/passwd (an arbitrary container uid)
   }
 }
 

@@ -44,6 +44,14 @@ function tempRoot(): string {
   return root;
 }
 
+/** A home directory (0700) of the user `uid`, in a directory every user may enter. */
+function privateHomeOf(uid: number): string {
+  const home = join(reachableDir(), 'home');
+  mkdirSync(home, { mode: 0o700 });
+  chownSync(home, uid, uid);
+  return home;
+}
+
 /** A temporary directory every user may enter (mkdtemp makes them 0700). */
 function reachableDir(): string {
   const dir = tempRoot();
@@ -212,8 +220,8 @@ describe('notifier start without DATABASE_URL', () => {
     const uid = isRoot ? NOBODY : process.getuid?.();
     if (isRoot) chownSync(root, NOBODY, NOBODY);
     const dataDir = join(root, '.notifier', 'postgres');
-    // That user's own install: this checkout may sit where only root can enter (/root, mktemp -d).
-    const cli = isRoot ? installCopy(join(reachableDir(), 'app')) : undefined;
+    // That user's own install, in a home only it may enter (this checkout may sit where only root can).
+    const cli = isRoot ? installCopy(join(privateHomeOf(NOBODY), 'notifier')) : undefined;
     const proc = startCli(['start'], { NOTIFIER_DRAIN_SECONDS: '0.2' }, { cwd: root, uid: isRoot ? NOBODY : undefined, cli });
     const banner = await bannerOf(proc);
     const port = await proc.port();
@@ -256,6 +264,23 @@ describe('from an install in a directory only its owner may enter', () => {
     expect((await c.waitForNotifications(1))[0]?.['entity_id']).toBe(7);
     expect(await proc.kill('SIGTERM')).toBe(0);
     expectStoppedInOrder(proc, dataDir);
+  });
+});
+
+describe('a data directory this user may not create', () => {
+  it('exits 1 at once, saying why and what to do', async () => {
+    const parent = reachableDir(); // as root: root's, so the user nobody may not write in it
+    if (!isRoot) chmodSync(parent, 0o555);
+    const dataDir = join(parent, 'lib', 'notifier');
+    const cwd = isRoot ? privateHomeOf(NOBODY) : tempRoot();
+    const as = isRoot ? { uid: NOBODY, cli: installCopy(join(cwd, 'notifier')) } : {};
+    const started = Date.now();
+    const r = await runCli(['start'], { NOTIFIER_DATA_DIR: dataDir }, { cwd, ...as });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`cannot use ${dataDir} as the embedded PostgreSQL's data directory (EACCES: permission denied, mkdir '${join(parent, 'lib')}')`);
+    expect(r.stdout).toContain(`set NOTIFIER_DATA_DIR to a directory that the user`);
+    expect(r.stdout).toContain(`or create ${join(parent, 'lib')} for that user, or set DATABASE_URL`);
   });
 });
 
