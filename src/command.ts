@@ -1,10 +1,9 @@
-#!/usr/bin/env node
 /**
  * notifier <command>: parse arguments, load configuration, start a role, handle signals.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error.
+ * Loaded by cli.ts once the V8 defaults are set.
  */
-// First: V8 settings must be in place before anything else allocates (see the module).
-import { youngGeneration } from './v8-defaults.js';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { ENV_NAMES, withDefaultDatabase } from './config/schema.js';
@@ -12,6 +11,7 @@ import { runMigrations } from './migrate/run-migrations.js';
 import { notifyCommand } from './notify/notify-command.js';
 import { createLogger } from './observability/logger.js';
 import { startRole, type RoleName } from './roles.js';
+import { youngGeneration } from './v8-defaults.js';
 
 const USAGE = `Usage: notifier <command> [options]
 
@@ -101,8 +101,9 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel, { role: command });
+  const newSpaceBytes = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size;
   logger.debug(
-    { event: 'process:v8', youngGeneration: youngGeneration.flags, source: youngGeneration.source },
+    { event: 'process:v8', youngGeneration: youngGeneration.flags, source: youngGeneration.source, newSpaceBytes },
     `V8 young generation: ${youngGeneration.flags} (${youngGeneration.source === 'notifier' ? "notifier's default" : 'set by the operator'})`,
   );
   process.on('unhandledRejection', (reason) => {
@@ -154,14 +155,17 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Roles close their handles on stop; don't let a stray keep-alive timer hold the exit.
-    setTimeout(() => process.exit(code), 2000).unref();
-  },
-  (err: unknown) => {
-    process.stderr.write(`notifier: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Runs the command line and exits with its code. */
+export function runCli(argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+      // Roles close their handles on stop; don't let a stray keep-alive timer hold the exit.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`notifier: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
