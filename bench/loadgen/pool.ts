@@ -27,6 +27,8 @@ export interface LoadOptions {
   path: string;
   mode: LoadMode;
   connections: number;
+  /** Index of the first connection (default 0): a second LoadGen continues where one left off, with distinct filters. */
+  firstIndex?: number;
   filters: FilterSpec;
   /** Worker processes (default: enough for MAX_PER_WORKER each, at least 2). */
   workers?: number;
@@ -79,11 +81,11 @@ export class LoadGen {
       concurrency: opts.concurrency ?? 64,
       connectTimeoutMs: opts.connectTimeoutMs ?? 60_000,
     };
+    let first = opts.firstIndex ?? 0;
     if (probe) {
-      const spec: OpenSpec = { ...base, localAddress: nextSourceAddress(), firstIndex: 0, count: opts.connections, select: 'sampled' };
+      const spec: OpenSpec = { ...base, localAddress: nextSourceAddress(), firstIndex: first, count: opts.connections, select: 'sampled' };
       opened.push(load.spawn(spec, indicesOf(spec).length));
     }
-    let first = 0;
     for (let w = 0; w < n; w++) {
       const count = Math.floor(opts.connections / n) + (w < opts.connections % n ? 1 : 0);
       const spec: OpenSpec = {

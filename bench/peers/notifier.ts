@@ -48,19 +48,14 @@ function postmasterPid(dataDir: string): number {
   }
 }
 
-/** NODE_OPTIONS the edge runs with in the benchmarks (README, Operations: the recommended setting). */
-export const EDGE_NODE_OPTIONS = '--max-semi-space-size=1';
-
 export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject & { harness: Harness }> {
   const profileDir = process.env['BENCH_PROFILE_DIR'];
   const edgeEnv: Record<string, string> = { ...opts.edgeEnv };
   if (profileDir) Object.assign(edgeEnv, { NODE_OPTIONS: `--require ${PROFILER}`, BENCH_PROFILE_DIR: profileDir });
-  // The edge runs as README recommends for production: a 1 MB V8 young generation. By default
-  // (16 MB semi-spaces) the per-message garbage of 20k connections' handshakes keeps ~40 MB of
-  // young generation committed, which showed up as ~1 KB of RSS per idle connection; with it,
-  // 2.3 → 1.4 KB per connection and the same broadcast throughput. BENCH_EDGE_NODE_OPTIONS
-  // overrides it (set it to a space to measure Node's defaults).
-  const extra = process.env['BENCH_EDGE_NODE_OPTIONS'] ?? EDGE_NODE_OPTIONS;
+  // The edge runs in its default configuration (its V8 settings are src/v8-defaults.ts's).
+  // BENCH_EDGE_NODE_OPTIONS adds node options, e.g. `--max-semi-space-size=16` for Node's own
+  // young generation.
+  const extra = process.env['BENCH_EDGE_NODE_OPTIONS'] ?? '';
   if (extra.trim()) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} ${extra}`.trim();
   const harness = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv });
   const producer = new pg.Client({ connectionString: harness.pg.url });

@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { publishFrames, startRedisFed } from './redis-fed.js';
 import type { Subject } from './subject.js';
 
-export function startRawUws(): Promise<Subject> {
+/** `nodeArgs`: extra node options of the server process. */
+export function startRawUws(nodeArgs: readonly string[] = []): Promise<Subject> {
   return startRedisFed({
+    nodeArgs,
     name: 'raw uWS',
     mode: 'raw',
     path: '/ws',

@@ -47,6 +47,8 @@ export interface RedisFedPeer {
   path: string;
   /** The server program (absolute path of a .ts file). */
   server: string;
+  /** Extra node options of the server process (e.g. V8 heap flags). */
+  nodeArgs?: readonly string[];
   /** ioredis options of the producer's connection. */
   pubOptions?: RedisOptions;
   /** How a batch goes in, given the producer's connection (resolves once Redis accepted it). */
@@ -67,7 +69,7 @@ export async function startRedisFed(peer: RedisFedPeer): Promise<Subject> {
 
   const startServer = async (): Promise<void> => {
     const child = fork(peer.server, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(peer.nodeArgs ?? [])],
       env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, BENCH_PREFIX },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });

@@ -10,8 +10,10 @@ import { Emitter } from '@socket.io/redis-emitter';
 import { notifierFrame, startRedisFed, topicOf } from './redis-fed.js';
 import type { Subject } from './subject.js';
 
-export function startSocketIo(): Promise<Subject> {
+/** `nodeArgs`: extra node options of the server process. */
+export function startSocketIo(nodeArgs: readonly string[] = []): Promise<Subject> {
   return startRedisFed({
+    nodeArgs,
     name: 'Socket.IO 4',
     mode: 'socketio',
     path: '/socket.io/',

@@ -7,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { publishFrames, startRedisFed } from './redis-fed.js';
 import type { Subject } from './subject.js';
 
-export function startWsIoredis(): Promise<Subject> {
+/** `nodeArgs`: extra node options of the server process. */
+export function startWsIoredis(nodeArgs: readonly string[] = []): Promise<Subject> {
   return startRedisFed({
+    nodeArgs,
     name: 'ws + ioredis',
     mode: 'raw',
     path: '/ws',

@@ -23,7 +23,6 @@
 import type { BenchContext, Measurement, Scenario } from '../lib/scenario.js';
 import { startHarness } from '../../test/cluster/harness.js';
 import type { Backoff } from '../loadgen/storm-messages.js';
-import { EDGE_NODE_OPTIONS } from '../peers/notifier.js';
 import { roundMeasurements, timesOf } from './reconnect-report.js';
 import { stormRound, type RoundResult } from './reconnect-round.js';
 
@@ -56,7 +55,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   const signals = (process.env['BENCH_STORM_SIGNALS'] ?? 'SIGKILL,SIGTERM').split(',').map((s) => s.trim() as NodeJS.Signals);
   const perLb = Math.ceil(clients / LBS);
   ctx.param?.('clients', `${clients}, all subscribed to \`all\`, on one edge (the only one up while they connect)`);
-  ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (NODE_OPTIONS ${EDGE_NODE_OPTIONS}), all on 127.0.0.1`);
+  ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (default configuration), all on 127.0.0.1`);
   ctx.param?.('load balancers', `${LBS} HAProxy instances (2 LB nodes: a process holds 2 fds per client, ≤ 20,000), ${perLb} clients each (maxconn ${LB_MAXCONN(perLb)}), round robin over every edge with /ready checks (inter 500 ms, fall 2), retries 3 with redispatch`);
   ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? `SIGTERM (drain: 1012 in batches over NOTIFIER_DRAIN_SECONDS ${DRAIN_SECONDS} s)` : s)).join(', '));
   ctx.param?.('producer', `pg_notify('${CHANNEL}', {seq}) at ${rate}/s on one connection, before, during and after the signal`);
@@ -71,7 +70,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
     lbMaxconn: LB_MAXCONN(perLb),
     env: { LOG_LEVEL: 'info' },
     listenerEnv: { NOTIFIER_CHANNELS: CHANNEL },
-    edgeEnv: { NODE_OPTIONS: EDGE_NODE_OPTIONS, NOTIFIER_DRAIN_SECONDS: String(DRAIN_SECONDS) },
+    edgeEnv: { NOTIFIER_DRAIN_SECONDS: String(DRAIN_SECONDS) },
   });
   const out: Measurement[] = [];
   try {

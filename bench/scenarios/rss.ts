@@ -1,16 +1,20 @@
 /**
- * Scenario 3, memory per idle connection: N idle clients on ONE server process, each with its own
- * filter set — `user:<i>` alone, or `user:<i>` plus two filters every client shares — and the
- * server's RSS (VmRSS) before and after, divided by N. The server is restarted before each
- * variant, so each starts from a fresh process. The load generator runs in separate processes,
- * each from its own 127.0.0.x source address.
+ * Scenario 3, memory per idle connection, as a slope from a warm server: per subject and variant,
+ * restart the server, open WARM connections, settle, read RSS (VmRSS), open ADDED more, settle,
+ * read RSS again; the cost per connection is ΔRSS / ADDED. Each connection has its own filter
+ * set — `user:<i>` alone, or `user:<i>` plus two filters every client shares — or the shared
+ * `all`. Measuring from a warm server leaves out what the first connections cost once (code,
+ * buffers, pools), which an empty server would spread over the connections. The load generator
+ * runs in separate processes, each from its own 127.0.0.x source address.
+ * Every subject runs in its default configuration (notifier: as `notifier edge` starts, with no
+ * NODE_OPTIONS).
  * Targets (notifier): ≤ 1.5 KB with one filter, ≤ 2.5 KB with three. The ws + ioredis and
  * Socket.IO 4 peers are measured with one filter only, for comparison.
  */
 import type { Measurement, Scenario } from '../lib/scenario.js';
 import { round, rssKb } from '../loadgen/measure.js';
 import type { FilterSpec } from '../loadgen/messages.js';
-import { LoadGen } from '../loadgen/pool.js';
+import { LoadGen, MAX_PER_WORKER } from '../loadgen/pool.js';
 import { sleep } from '../loadgen/producer.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
@@ -35,38 +39,67 @@ const VARIANTS: Variant[] = [
   { label: 'three filters', filters: { kind: 'user', shared: SHARED }, target: 2.5 },
 ];
 
+/**
+ * The peers run with the young generation notifier sets by default (src/v8-defaults.ts), so that
+ * the slopes compare connections, not GC sizing: with Node's default (semi-spaces growing to
+ * 16 MB) a peer's young generation alone swung its RSS by ±4 MB between the two readings
+ * (raw uWS measured -0.39 KB per connection).
+ */
+const PEER_NODE_ARGS = ['--max-semi-space-size=1'];
+
 /** Each subject with the variants it is measured with. */
 const SUBJECTS: [() => Promise<Subject>, Variant[]][] = [
-  [startRawUws, VARIANTS],
-  [startNotifier, VARIANTS],
-  [startWsIoredis, [ONE_FILTER]],
-  [startSocketIo, [ONE_FILTER]],
+  [() => startRawUws(PEER_NODE_ARGS), VARIANTS],
+  [() => startNotifier(), VARIANTS],
+  [() => startWsIoredis(PEER_NODE_ARGS), [ONE_FILTER]],
+  [() => startSocketIo(PEER_NODE_ARGS), [ONE_FILTER]],
 ];
 
-async function measure(subject: Subject, v: Variant, connections: number, settleMs: number, log: (m: string) => void): Promise<Measurement> {
-  await subject.restartServer();
-  await sleep(settleMs);
-  const pid = subject.serverPid();
-  const before = rssKb(pid);
-  const { load, ready, failed, errors, ms } = await LoadGen.open({
+interface Sizes {
+  warm: number;
+  added: number;
+  settleMs: number;
+}
+
+/** Opens `count` connections numbered from `firstIndex`; throws when none opened. */
+async function openLoad(subject: Subject, v: Variant, firstIndex: number, count: number, log: (m: string) => void) {
+  const r = await LoadGen.open({
     host: subject.host,
     port: subject.port,
     path: subject.path,
     mode: subject.mode,
-    connections,
+    connections: count,
+    firstIndex,
     filters: v.filters,
-    workers: Math.max(2, Math.ceil(connections / 5000)),
+    workers: Math.max(2, Math.ceil(count / MAX_PER_WORKER)),
     concurrency: 100,
   });
+  log(`${subject.name}, ${v.label}: ${r.ready} connections ready in ${r.ms} ms${r.failed ? `, ${r.failed} failed: ${r.errors.join('; ')}` : ''}`);
+  if (r.ready === 0) {
+    await r.load.close();
+    throw new Error(`${subject.name}: no connection could be opened: ${r.errors.join('; ')}`);
+  }
+  return r;
+}
+
+async function measure(subject: Subject, v: Variant, sizes: Sizes, log: (m: string) => void): Promise<Measurement> {
+  await subject.restartServer();
+  const pid = subject.serverPid();
+  const loads: LoadGen[] = [];
   try {
-    log(`${subject.name}, ${v.label}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
-    if (ready === 0) throw new Error(`${subject.name}: no connection could be opened: ${errors.join('; ')}`);
-    await sleep(settleMs);
+    const warm = await openLoad(subject, v, 0, sizes.warm, log);
+    loads.push(warm.load);
+    await sleep(sizes.settleMs);
+    const before = rssKb(pid);
+    const added = await openLoad(subject, v, sizes.warm, sizes.added, log);
+    loads.push(added.load);
+    await sleep(sizes.settleMs);
     const after = rssKb(pid);
-    const still = (await load.report()).open;
-    const perConn = (after - before) / ready;
+    const still = (await warm.load.report()).open + (await added.load.report()).open;
+    const perConn = (after - before) / added.ready;
     log(`${subject.name}, ${v.label}: RSS ${before} KB → ${after} KB, ${round(perConn)} KB per connection`);
     const isOurs = subject.name === 'notifier';
+    const failed = warm.failed + added.failed;
     return {
       scenario: ID,
       subject: subject.name,
@@ -74,29 +107,28 @@ async function measure(subject: Subject, v: Variant, connections: number, settle
       value: round(perConn),
       unit: 'KB',
       ...(isOurs && v.target !== undefined ? { target: `≤ ${v.target} KB`, met: perConn <= v.target } : {}),
-      note: `${ready} connections (${still} still open at the end${failed ? `, ${failed} failed to open` : ''}); RSS ${round(before / 1024, 1)} → ${round(after / 1024, 1)} MiB`,
+      note: `${warm.ready} warm + ${added.ready} added connections (${still} still open at the end${failed ? `, ${failed} failed to open` : ''}); RSS ${round(before / 1024, 1)} → ${round(after / 1024, 1)} MiB`,
     };
   } finally {
-    await load.close();
+    for (const load of loads) await load.close();
   }
 }
 
 export const rss: Scenario = {
   id: ID,
-  title: 'RSS per idle connection, one and three filters per connection (distinct sets)',
+  title: 'RSS per idle connection, one and three filters per connection (distinct sets), slope from a warm server',
   async run(ctx) {
-    const connections = ctx.quick ? 4000 : 19_800;
-    const settleMs = ctx.quick ? 2000 : 5000;
-    ctx.param?.('connections', connections);
+    const sizes: Sizes = ctx.quick ? { warm: 1000, added: 4000, settleMs: 2000 } : { warm: 2000, added: 10_000, settleMs: 5000 };
+    ctx.param?.('connections', `${sizes.warm} warm, then ${sizes.added} more; cost per connection = ΔRSS / ${sizes.added}`);
     ctx.param?.('filters', `all (one shared), user:<i> (one), or user:<i> + ${SHARED.join(' + ')} (three)`);
-    ctx.param?.('settle before each reading', `${settleMs} ms`);
-    ctx.param?.('load generator processes', Math.max(2, Math.ceil(connections / 5000)));
+    ctx.param?.('settle before each reading', `${sizes.settleMs} ms`);
+    ctx.param?.('configuration', `notifier edge as started by default (no NODE_OPTIONS); the peers with node ${PEER_NODE_ARGS.join(' ')} (the same young generation)`);
     const out: Measurement[] = [];
     ctx.param?.('subjects', 'raw uWS and notifier with every filter set; ws + ioredis and Socket.IO 4 with one filter');
     for (const [start, variants] of SUBJECTS) {
       const subject = await start();
       try {
-        for (const v of variants) out.push(await measure(subject, v, connections, settleMs, ctx.log));
+        for (const v of variants) out.push(await measure(subject, v, sizes, ctx.log));
       } finally {
         await subject.stop();
       }
