@@ -53,22 +53,26 @@ export interface EdgeOptions {
 }
 
 /**
- * Per-connection state, kept small (one per socket): a sequence number rather than an id string,
- * and filters in a plain array (at most maxSubscriptions, usually a handful).
+ * Per-connection state, kept small: uWS copies these fields onto each socket's object (six or
+ * fewer fit its smallest-but-one property store, 64 B; eight took 88 B). Every field holds a small
+ * integer, a boolean or a shared array: no per-connection heap number, closure or topic list.
+ * The topics a connection holds follow from its filters (topicsHeld).
  */
 interface Conn {
   seq: number;
-  filters: string[];
-  /** The uWS topics it is subscribed to (FilterIndex.acquire). */
-  topics: readonly string[];
-  windowStart: number;
+  /**
+   * Replaced, never grown in place (concat, toSpliced, slice: exactly sized): an array grown by
+   * push, spread or filter keeps 17 slots (152 B) for one filter. A replay reads the current one
+   * (filters may change while it runs).
+   */
+  filters: readonly string[];
+  /** The rate window: whole seconds since the edge started (a small integer). */
+  windowSecond: number;
   windowCount: number;
-  /** True while missed notifications are replayed; the connection joins its topic after. */
+  /** True from a resume until its replay or reset puts it live: it joins its topics then. */
   replaying: boolean;
   /** A subscribe, unsubscribe or resume was accepted: resume is only valid before any. */
   started: boolean;
-  /** Wakes a replay waiting for the send buffer to drain. */
-  onDrain: (() => void) | undefined;
 }
 
 /** Notifications read from the history per bus round trip during a replay. */
@@ -81,6 +85,7 @@ const REPLAY_CHUNK = 200;
  */
 const HARD_BACKPRESSURE_FACTOR = 4;
 const NO_TOPICS: readonly string[] = [];
+const NO_FILTERS: readonly string[] = [];
 
 export class Edge {
   readonly nodeId = randomUUID().slice(0, 8);
@@ -93,6 +98,9 @@ export class Edge {
   /** History reads in flight, by position: resumes from the same offset share one read. */
   private readonly reads = new Map<string, Promise<HistoryPage>>();
   private readonly conns = new Set<Uws.WebSocket<Conn>>();
+  /** Wakes the replay of a connection waiting for its send buffer to drain (only those). */
+  private readonly drainWaiters = new Map<Conn, () => void>();
+  private readonly startedAt = Date.now();
   private listenSocket: Uws.us_listen_socket | undefined;
   private boundPort = 0;
   private subscriptionCount = 0;
@@ -268,13 +276,11 @@ export class Edge {
         }
         const conn: Conn = {
           seq: ++this.clientSeq,
-          filters: [],
-          topics: NO_TOPICS,
-          windowStart: 0,
+          filters: NO_FILTERS,
+          windowSecond: 0,
           windowCount: 0,
           replaying: false,
           started: false,
-          onDrain: undefined,
         };
         res.upgrade(
           conn,
@@ -296,7 +302,7 @@ export class Edge {
         const conn = ws.getUserData();
         this.conns.delete(ws);
         this.wakeReplay(conn);
-        this.index.release(conn.topics);
+        this.index.release(this.topicsHeld(conn));
         for (const f of conn.filters) metrics.subscriptions.dec({ kind: filterKind(f) });
         this.subscriptionCount -= conn.filters.length;
         metrics.connections.dec({ transport: 'ws' });
@@ -336,9 +342,9 @@ export class Edge {
   private onMessage(ws: Uws.WebSocket<Conn>, data: ArrayBuffer, isBinary: boolean): void {
     const { config, metrics } = this.opts;
     const conn = ws.getUserData();
-    const now = Date.now();
-    if (now - conn.windowStart >= 1000) {
-      conn.windowStart = now;
+    const second = Math.floor((Date.now() - this.startedAt) / 1000);
+    if (second !== conn.windowSecond) {
+      conn.windowSecond = second;
       conn.windowCount = 0;
     }
     if (++conn.windowCount > config.maxInboundPerSecond) {
@@ -364,10 +370,11 @@ export class Edge {
           if (conn.filters.length >= config.maxSubscriptions) {
             return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
           }
-          conn.filters.push(msg.filter);
+          const held = this.topicsHeld(conn);
+          conn.filters = conn.filters.concat(msg.filter);
           this.subscriptionCount += 1;
           metrics.subscriptions.inc({ kind: filterKind(msg.filter) });
-          this.moveTopics(ws, conn);
+          this.moveTopics(ws, conn, held);
         }
         ws.send(subscribedMessage(msg.filter), false);
         return;
@@ -375,10 +382,11 @@ export class Edge {
         conn.started = true;
         const at = conn.filters.indexOf(msg.filter);
         if (at >= 0) {
-          conn.filters.splice(at, 1);
+          const held = this.topicsHeld(conn);
+          conn.filters = conn.filters.toSpliced(at, 1);
           this.subscriptionCount -= 1;
           metrics.subscriptions.dec({ kind: filterKind(msg.filter) });
-          this.moveTopics(ws, conn);
+          this.moveTopics(ws, conn, held);
         }
         ws.send(unsubscribedMessage(msg.filter), false);
         return;
@@ -391,10 +399,10 @@ export class Edge {
           return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
         }
         conn.started = true;
-        for (const f of msg.filters) {
-          conn.filters.push(f);
-          metrics.subscriptions.inc({ kind: filterKind(f) });
-        }
+        // Not live until the replay (or reset) puts it live: it holds no topics meanwhile.
+        conn.replaying = true;
+        conn.filters = msg.filters.slice();
+        for (const f of msg.filters) metrics.subscriptions.inc({ kind: filterKind(f) });
         this.subscriptionCount += conn.filters.length;
         this.resume(ws, conn, msg.epoch, msg.offset);
         return;
@@ -416,14 +424,17 @@ export class Edge {
       { readAfter: (after, count) => this.readHistory(after, count), liveOffset: () => this.feed.lastOffset },
       {
         isOpen: () => this.conns.has(ws),
-        filters: conn.filters,
+        get filters() {
+          return conn.filters;
+        },
         send: (frame) => ws.send(frame, false),
         bufferedAmount: () => ws.getBufferedAmount(),
-        drained: () => new Promise<void>((resolve) => (conn.onDrain = resolve)),
+        drained: () => new Promise<void>((resolve) => this.drainWaiters.set(conn, resolve)),
         goLive: (at, replayed) => {
+          const held = this.topicsHeld(conn);
           conn.replaying = false;
           ws.send(resumedMessage(this.feed.epoch ?? epoch, at, replayed), false);
-          this.moveTopics(ws, conn);
+          this.moveTopics(ws, conn, held);
           metrics.resumes.inc({ outcome: 'recovered' });
           metrics.replayed.inc(replayed);
         },
@@ -463,27 +474,39 @@ export class Edge {
 
   /** Tells the client its history is gone and puts it live from the edge's current offset. */
   private reset(ws: Uws.WebSocket<Conn>, conn: Conn, reason: 'epoch' | 'expired'): void {
+    const held = this.topicsHeld(conn);
     conn.replaying = false;
     ws.send(resetMessage(reason, this.feed.epoch ?? '', this.feed.lastOffset || ZERO_OFFSET), false);
-    this.moveTopics(ws, conn);
+    this.moveTopics(ws, conn, held);
     this.opts.metrics.resumes.inc({ outcome: 'reset' });
   }
 
   private wakeReplay(conn: Conn): void {
-    const wake = conn.onDrain;
-    conn.onDrain = undefined;
-    wake?.();
+    const wake = this.drainWaiters.get(conn);
+    if (wake === undefined) return;
+    this.drainWaiters.delete(conn);
+    wake();
   }
 
-  /** Re-homes a connection to the topics of its (changed) filter set; a replay does it when done. */
-  private moveTopics(ws: Uws.WebSocket<Conn>, conn: Conn): void {
+  /**
+   * The topics a connection holds (in the index and in uWS): its filter set's, except while a
+   * replay runs (it joins them at the end). Derived rather than stored: a stored list cost each
+   * connection an array and, with several filters, its own copies of the topic strings.
+   */
+  private topicsHeld(conn: Conn): readonly string[] {
+    return conn.replaying || conn.filters.length === 0 ? NO_TOPICS : FilterIndex.topicsOf(conn.filters);
+  }
+
+  /**
+   * Re-homes a connection from the topics it held (`before`, topicsHeld before its change) to
+   * those of its current filter set; a replay does it when done.
+   */
+  private moveTopics(ws: Uws.WebSocket<Conn>, conn: Conn, before: readonly string[]): void {
     if (conn.replaying) return;
-    const before = conn.topics;
     const after = conn.filters.length > 0 ? this.index.acquire(conn.filters) : NO_TOPICS;
     for (const t of before) if (!after.includes(t)) ws.unsubscribe(t);
     for (const t of after) if (!before.includes(t)) ws.subscribe(t);
     this.index.release(before);
-    conn.topics = after;
   }
 
   private closeConn(ws: Uws.WebSocket<Conn>, code: number, reason: string): void {
