@@ -61,9 +61,9 @@ export interface EdgeOptions {
 interface Conn {
   seq: number;
   /**
-   * Replaced, never grown in place (concat, toSpliced, slice: exactly sized): an array grown by
-   * push, spread or filter keeps 17 slots (152 B) for one filter. A replay reads the current one
-   * (filters may change while it runs).
+   * Broad ones interned (FilterIndex.intern). Replaced, never grown in place (concat, toSpliced,
+   * map: exactly sized): an array grown by push, spread or filter keeps 17 slots (152 B) for one
+   * filter. A replay reads the current one (filters may change while it runs).
    */
   filters: readonly string[];
   /** The rate window: whole seconds since the edge started (a small integer). */
@@ -371,7 +371,7 @@ export class Edge {
             return reply(ErrorCode.TooManySubscriptions, `at most ${config.maxSubscriptions} subscriptions per connection`);
           }
           const held = this.topicsHeld(conn);
-          conn.filters = conn.filters.concat(msg.filter);
+          conn.filters = conn.filters.concat(this.index.intern(msg.filter));
           this.subscriptionCount += 1;
           metrics.subscriptions.inc({ kind: filterKind(msg.filter) });
           this.moveTopics(ws, conn, held);
@@ -401,7 +401,7 @@ export class Edge {
         conn.started = true;
         // Not live until the replay (or reset) puts it live: it holds no topics meanwhile.
         conn.replaying = true;
-        conn.filters = msg.filters.slice();
+        conn.filters = msg.filters.map((f) => this.index.intern(f));
         for (const f of msg.filters) metrics.subscriptions.inc({ kind: filterKind(f) });
         this.subscriptionCount += conn.filters.length;
         this.resume(ws, conn, msg.epoch, msg.offset);

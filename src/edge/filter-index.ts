@@ -15,11 +15,16 @@
  * filter string, so single-filter connections cost one subscription to a shared topic.
  *
  * Memory matters (one entry per distinct topic, often one per connection, e.g. `user:<id>`): a
- * key used by a single topic maps to that topic string directly rather than to a one-element Set.
+ * key used by a single topic maps to that topic string directly rather than to a one-element Set;
+ * a topic's exclusions are read from the topic string itself rather than kept in a map (that map
+ * and its arrays cost a connection with three filters ~140 B); and broad filters, which many
+ * connections share, are interned (`intern`).
  */
 import { ALL, filterKind, type FilterKind } from '../protocol/filters.js';
 
 const SEPARATOR = '\n'; // filters never contain control characters (protocol/filters.parseFilter)
+/** Distinct broad filters interned at most (see FilterIndex.intern). */
+const MAX_INTERNED = 10_000;
 
 /** Broad kinds first: they are the ones many connections share. */
 const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
@@ -29,8 +34,8 @@ export class FilterIndex {
   private readonly refs = new Map<string, number>();
   /** filter → the topic, or the topics, delivering through it */
   private readonly byKey = new Map<string, string | Set<string>>();
-  /** topic → the filters that must not match for it to deliver (only topics that have any) */
-  private readonly exclusions = new Map<string, readonly string[]>();
+  /** One instance of each broad filter in use (see intern). */
+  private readonly interned = new Map<string, string>();
   private readonly matched = new Set<string>();
   private readonly out: string[] = [];
 
@@ -49,8 +54,8 @@ export class FilterIndex {
     topics.forEach((topic, i) => {
       const refs = this.refs.get(topic);
       this.refs.set(topic, (refs ?? 0) + 1);
-      // The connection's own filter strings serve as keys and exclusions: no copies per topic.
-      if (refs === undefined) this.add(topic, sorted[i] as string, sorted.slice(0, i));
+      // The connection's own filter strings serve as keys: no copies per topic.
+      if (refs === undefined) this.add(topic, sorted[i] as string);
     });
     return topics;
   }
@@ -89,19 +94,38 @@ export class FilterIndex {
     return out;
   }
 
+  /**
+   * One shared instance of a broad filter (`all`, `entity_type:…`, `notification_type:…`): a
+   * connection keeps its filters, and thousands share a handful of broad ones, each of which
+   * would otherwise be the connection's own copy from its JSON (40–64 B each). At most
+   * MAX_INTERNED distinct ones are kept (never removed: a bounded set of short strings); others,
+   * and `user:`/`entity:` filters (mostly one connection's own), are returned as they are.
+   */
+  intern(filter: string): string {
+    if (RANK[filterKind(filter)] >= RANK.user) return filter;
+    const known = this.interned.get(filter);
+    if (known !== undefined) return known;
+    if (this.interned.size < MAX_INTERNED) this.interned.set(filter, filter);
+    return filter;
+  }
+
   /** Distinct topics in use. */
   get size(): number {
     return this.refs.size;
   }
 
+  /** Adds the topic unless one of its exclusions (the segments after its filter) matched. */
   private consider(topic: string, out: string[]): void {
-    const excluded = this.exclusions.get(topic);
-    if (excluded !== undefined) for (const f of excluded) if (this.matched.has(f)) return;
+    for (let at = topic.indexOf(SEPARATOR); at >= 0; ) {
+      const start = at + 1;
+      at = topic.indexOf(SEPARATOR, start);
+      const length = (at < 0 ? topic.length : at) - start;
+      for (const k of this.matched) if (k.length === length && topic.startsWith(k, start)) return;
+    }
     out.push(topic);
   }
 
-  private add(topic: string, filter: string, excluded: string[]): void {
-    if (excluded.length > 0) this.exclusions.set(topic, excluded);
+  private add(topic: string, filter: string): void {
     const existing = this.byKey.get(filter);
     if (existing === undefined) this.byKey.set(filter, topic);
     else if (typeof existing === 'string') this.byKey.set(filter, new Set([existing, topic]));
@@ -109,7 +133,6 @@ export class FilterIndex {
   }
 
   private remove(topic: string): void {
-    this.exclusions.delete(topic);
     const end = topic.indexOf(SEPARATOR);
     const filter = end < 0 ? topic : topic.slice(0, end);
     const existing = this.byKey.get(filter);
