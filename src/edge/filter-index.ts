@@ -30,8 +30,12 @@ const MAX_INTERNED = 10_000;
 const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
 
 export class FilterIndex {
-  /** topic → number of connections on it */
-  private readonly refs = new Map<string, number>();
+  /**
+   * topic → number of connections on it, for topics two or more share. A topic in byKey and not
+   * here has one: most per-user topics need no entry of their own.
+   */
+  private readonly shared = new Map<string, number>();
+  private topicCount = 0;
   /** filter → the topic, or the topics, delivering through it */
   private readonly byKey = new Map<string, string | Set<string>>();
   /** One instance of each broad filter in use (see intern). */
@@ -52,10 +56,14 @@ export class FilterIndex {
     const sorted = ordered(filters);
     const topics = topicsOfOrdered(sorted);
     topics.forEach((topic, i) => {
-      const refs = this.refs.get(topic);
-      this.refs.set(topic, (refs ?? 0) + 1);
-      // The connection's own filter strings serve as keys: no copies per topic.
-      if (refs === undefined) this.add(topic, sorted[i] as string);
+      const filter = sorted[i] as string;
+      if (this.has(topic, filter)) {
+        this.shared.set(topic, (this.shared.get(topic) ?? 1) + 1);
+      } else {
+        // The connection's own filter strings serve as keys: no copies per topic.
+        this.add(topic, filter);
+        this.topicCount += 1;
+      }
     });
     return topics;
   }
@@ -63,14 +71,15 @@ export class FilterIndex {
   /** Unregisters one connection from these topics (as `acquire` returned them). */
   release(topics: readonly string[]): void {
     for (const topic of topics) {
-      const refs = this.refs.get(topic);
-      if (refs === undefined) continue;
-      if (refs > 1) {
-        this.refs.set(topic, refs - 1);
+      const refs = this.shared.get(topic);
+      if (refs !== undefined) {
+        if (refs > 2) this.shared.set(topic, refs - 1);
+        else this.shared.delete(topic);
         continue;
       }
-      this.refs.delete(topic);
+      if (!this.has(topic, filterOf(topic))) continue;
       this.remove(topic);
+      this.topicCount -= 1;
     }
   }
 
@@ -111,7 +120,7 @@ export class FilterIndex {
 
   /** Distinct topics in use. */
   get size(): number {
-    return this.refs.size;
+    return this.topicCount;
   }
 
   /** Adds the topic unless one of its exclusions (the segments after its filter) matched. */
@@ -125,6 +134,12 @@ export class FilterIndex {
     out.push(topic);
   }
 
+  /** Whether some connection holds this topic (of this filter). */
+  private has(topic: string, filter: string): boolean {
+    const existing = this.byKey.get(filter);
+    return existing === topic || (typeof existing === 'object' && existing.has(topic));
+  }
+
   private add(topic: string, filter: string): void {
     const existing = this.byKey.get(filter);
     if (existing === undefined) this.byKey.set(filter, topic);
@@ -133,8 +148,7 @@ export class FilterIndex {
   }
 
   private remove(topic: string): void {
-    const end = topic.indexOf(SEPARATOR);
-    const filter = end < 0 ? topic : topic.slice(0, end);
+    const filter = filterOf(topic);
     const existing = this.byKey.get(filter);
     if (existing === undefined) return;
     if (typeof existing === 'string') {
@@ -144,6 +158,12 @@ export class FilterIndex {
     existing.delete(topic);
     if (existing.size === 1) this.byKey.set(filter, existing.values().next().value as string);
   }
+}
+
+/** The filter a topic delivers through (its first segment). */
+function filterOf(topic: string): string {
+  const end = topic.indexOf(SEPARATOR);
+  return end < 0 ? topic : topic.slice(0, end);
 }
 
 /** The set in canonical order; `all` matches everything, so a set containing it is just `all`. */

@@ -155,6 +155,8 @@ describe('FilterIndex agrees with filters.matches (property)', () => {
           const gone = new Set(leaving.map((i) => i % connections.length));
           for (const i of gone) index.release(topicsOf[i] ?? []);
           const on = (i: number, topic: string) => !gone.has(i) && (topicsOf[i] ?? []).includes(topic);
+          // Refcounts (kept only for shared topics): exactly the topics live connections hold remain.
+          expect(index.size).toBe(new Set(topicsOf.filter((_t, i) => !gone.has(i)).flat()).size);
 
           for (const n of notifications) {
             const keys = routingKeys(n);
