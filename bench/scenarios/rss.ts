@@ -47,6 +47,33 @@ const VARIANTS: Variant[] = [
  */
 const PEER_NODE_ARGS = ['--max-semi-space-size=1'];
 
+/**
+ * Where a notifier connection's bytes go (KB per connection, one filter / three filters), from
+ * this scenario's figures, heap snapshots (live objects, Δ over the 10,000 added connections)
+ * and the raw uWS peer. Measured on the 2-core machine of RESULTS.md; see bench/README.md.
+ */
+const BREAKDOWN = [
+  "**Where a connection's bytes go** (KB per idle connection, one filter / three filters; before: 7a9d752 as installed, after: 8266cde; JS heap from heap snapshots, live objects only, Δ / 10,000):",
+  '',
+  '| where | before | after |',
+  '|---|---:|---:|',
+  "| V8 young generation: Node's default semi-spaces (growing to 16 MB) vs notifier's 1 MB default (src/v8-defaults.ts) | 0.95 / 0.32 | 0 / 0 |",
+  '| uWebSockets.js: native socket, topic subscriptions, its socket object (the raw uWS peer, same method) | 0.59 / 0.78 | 0.59 / 0.78 |',
+  "| JS heap, live, in all | 0.52 / 1.00 | 0.25 / 0.36 |",
+  '| · socket object with its connection fields (uWS copies them onto it: 8 fields → 6) | 0.12 / 0.12 | 0.10 / 0.10 |',
+  '| · rate window start, a boxed Date.now() | 0.02 / 0.02 | 0 / 0 |',
+  '| · filters array (grown by push: 17 slots; now exactly sized) | 0.18 / 0.18 | 0.06 / 0.07 |',
+  "| · stored topic list, with the connection's own copy of its shared topic string | 0.06 / 0.15 | 0 / 0 |",
+  "| · the connection's own copies of shared filter strings (now interned) | 0 / 0.10 | 0 / 0 |",
+  '| · exclusions map arrays (now read from the topic string) | 0 / 0.06 | 0 / 0 |',
+  '| · its `user:<i>` filter and, with three filters, its own topic string | 0.03 / 0.13 | 0.03 / 0.13 |',
+  '| · hash tables: open sockets, topic refcounts (now only shared topics), filter → topic, exclusions | 0.11 / 0.22 | 0.07 / 0.07 |',
+  '| rest: old-generation garbage of the handshakes until the next mark-compact, heap and malloc slack | 0.45 / 0.70 | 0.49 / 0.44 |',
+  "| total (this scenario's slope) | 2.51 / 2.80 | 1.33 / 1.58 |",
+  '',
+  "With notifier's young generation but the code of 7a9d752, the slope was 1.56 / 2.48 KB. The `rest` row is what a full GC would free: forced at both readings (a test build with --expose-gc), the slope fell by about 0.5 KB per connection.",
+].join('\n');
+
 /** Each subject with the variants it is measured with. */
 const SUBJECTS: [() => Promise<Subject>, Variant[]][] = [
   [() => startRawUws(PEER_NODE_ARGS), VARIANTS],
@@ -133,6 +160,7 @@ export const rss: Scenario = {
         await subject.stop();
       }
     }
+    ctx.explain?.(BREAKDOWN);
     return out;
   },
 };
