@@ -1,11 +1,15 @@
 /**
  * Drains notifier.outbox on its own connection: in one transaction, take and delete the oldest
- * rows (ORDER BY id, FOR UPDATE SKIP LOCKED, one DELETE … RETURNING), publish them, commit. The
- * delete commits only after the bus accepted them; if anything fails the transaction rolls back
- * and the rows are taken again later (the bus dedupes by uid, so a retry never delivers twice).
+ * rows (ORDER BY id, FOR UPDATE, one DELETE … RETURNING), publish them, commit. The delete
+ * commits only after the bus accepted them; if anything fails the transaction rolls back and the
+ * rows are taken again later (the bus dedupes by uid, so a retry never delivers twice).
  *
  * Never a `WHERE id > last_id` cursor: sequence values commit out of order, so a cursor would
- * skip rows that commit late.
+ * skip rows that commit late. Never SKIP LOCKED either: only a drainer locks outbox rows, and the
+ * one that holds them is a previous leader whose session the server has not ended yet (its link
+ * cut after the DELETE). Skipping them, a new leader published the rows after them first, and
+ * clients got those notifications out of order (fault matrix, case g). The drain waits for them
+ * instead, up to the session's lock_timeout, and takes them again in order.
  *
  * The LISTEN connection stays free for the leader heartbeat while a batch waits on the bus.
  */
@@ -134,7 +138,7 @@ export class OutboxDrainer {
         // id = ANY(ARRAY(…)) keeps both halves on the primary key; a CTE joined with USING is
         // planned as a sequential scan and hash join over a table full of dead tuples.
         `DELETE FROM notifier.outbox
-          WHERE id = ANY(ARRAY(SELECT id FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
+          WHERE id = ANY(ARRAY(SELECT id FROM notifier.outbox ORDER BY id LIMIT $1 FOR UPDATE))
           RETURNING id, uid, channel, payload::text AS payload, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms`,
         [this.opts.batchSize],
         t,

@@ -58,9 +58,12 @@ export async function openSession(opts: SessionOptions): Promise<pg.Client> {
             set_config('tcp_keepalives_interval', '1', false),
             set_config('tcp_keepalives_count', '3', false),
             set_config('tcp_user_timeout', $1, false),
+            set_config('lock_timeout', $3, false),
             CASE WHEN current_setting('server_version_num')::int >= 140000
                  THEN set_config('idle_session_timeout', $1, false) END`,
-    [String(t), String(keepaliveIdle)],
+    // A query waiting on a lock is cancelled by the server itself well before the client gives up
+    // on it: a query abandoned by the client would otherwise keep waiting, and then hold, the lock.
+    [String(t), String(keepaliveIdle), String(Math.max(1, Math.floor(opts.queryTimeoutMs / 2)))],
     opts.queryTimeoutMs,
   ).catch((err: unknown) => {
     destroySession(client);
