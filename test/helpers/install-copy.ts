@@ -10,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `cp -al`, else `cp -a` (another file system): symbolic links stay links, modes are kept. */
+/** `cp -al`, else `cp -a` (another file system): links inside stay links, modes are kept; `from` itself is followed when it is a link (a node_modules linked from elsewhere). */
 export function copyTreeLinked(from: string, to: string): void {
   try {
-    execFileSync('cp', ['-al', from, to], { stdio: 'pipe' });
+    execFileSync('cp', ['-alH', from, to], { stdio: 'pipe' });
   } catch {
     execFileSync('rm', ['-rf', to]);
-    execFileSync('cp', ['-a', from, to], { stdio: 'pipe' });
+    execFileSync('cp', ['-aH', from, to], { stdio: 'pipe' });
   }
 }
 
