@@ -22,7 +22,7 @@ export interface PublishItem {
    * its retries, without a dedupe key per notification in Redis).
    */
   id: string;
-  /** The client frame without its closing brace (see protocol/envelope.frameHead). */
+  /** The client frame without its closing brace (see protocol/frame.frameHead). */
   head: string;
   /** Routing keys (see protocol/filters.routingKeys); `all` is implicit. */
   keys: readonly string[];

@@ -3,7 +3,7 @@
  * Redis bus: ordered offsets, bounded history, dedupe by id, heartbeats.
  */
 import { randomUUID } from 'node:crypto';
-import { frameWithOffset } from '../protocol/envelope.js';
+import { frameWithOffset } from '../protocol/frame.js';
 import { compareOffsets, ZERO_OFFSET } from '../protocol/offsets.js';
 import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 

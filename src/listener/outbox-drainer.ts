@@ -15,7 +15,8 @@
  */
 import type pg from 'pg';
 import type { PublishItem } from '../bus/bus.js';
-import { envelopeFromText, frameHead } from '../protocol/envelope.js';
+import { envelopeFromText } from '../protocol/envelope.js';
+import { frameHead } from '../protocol/frame.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { destroySession, openSession, query, type SessionOptions } from './pg-session.js';
