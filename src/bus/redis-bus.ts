@@ -2,12 +2,14 @@
  * The Redis bus: history in a stream (XADD … MAXLEN ~), announcements by PUBLISH, both from one
  * Lua script per batch. Separate connections for commands and for the subscription, because a
  * subscribed connection can run nothing else.
+ *
+ * Imports: bus/, protocol/, observability/, util/ and ioredis; nothing above the bus.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { maskUrl } from '../config/load-config.js';
+import { maskUrl } from '../util/mask-url.js';
 import { ZERO_OFFSET } from '../protocol/offsets.js';
 import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 import { HEARTBEAT_LUA, PUBLISH_BATCH_LUA } from './redis-scripts.js';
