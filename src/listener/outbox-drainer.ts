@@ -12,6 +12,8 @@
  * instead, up to the session's lock_timeout, and takes them again in order.
  *
  * The LISTEN connection stays free for the leader heartbeat while a batch waits on the bus.
+ *
+ * Imports: listener/, bus/ and observability/ types, protocol/, pg types.
  */
 import type pg from 'pg';
 import type { PublishItem } from '../bus/bus.js';
