@@ -11,7 +11,8 @@ import { routingKeys } from './filters.js';
 
 /**
  * The frame format lives in protocol/frame.ts; re-exported for callers that still import it from
- * here (test/integration/edge.test.ts) until they move to frame.js.
+ * here (test/integration/edge.test.ts, test/unit/replay.test.ts, bench/peers/redis-fed.ts) until
+ * they move to frame.js.
  */
 export { frameHead, frameWithOffset } from './frame.js';
 
