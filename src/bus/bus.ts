@@ -13,6 +13,8 @@
  *   whenever the history was lost.
  * - Subscribers get notifications in offset order, each carrying the offset before it (`prev`),
  *   so a gap is visible; heartbeats carry the last offset, so a gap at the tail is visible too.
+ *
+ * Imports: nothing (a contract of types; the frame format is protocol/frame.ts).
  */
 
 export interface PublishItem {
@@ -22,7 +24,7 @@ export interface PublishItem {
    * its retries, without a dedupe key per notification in Redis).
    */
   id: string;
-  /** The client frame without its closing brace (see protocol/envelope.frameHead). */
+  /** The client frame without its closing brace (see protocol/frame.frameHead). */
   head: string;
   /** Routing keys (see protocol/filters.routingKeys); `all` is implicit. */
   keys: readonly string[];

@@ -1,9 +1,12 @@
 /**
  * In-process bus for `notifier start` without Redis, and for unit tests. Same contract as the
- * Redis bus: ordered offsets, bounded history, dedupe by id, heartbeats.
+ * Redis bus: ordered offsets, bounded history, dedupe by id, heartbeats. Frames are closed with
+ * protocol/frame.frameWithOffset, as the Redis script closes them.
+ *
+ * Imports: bus/ and protocol/ only.
  */
 import { randomUUID } from 'node:crypto';
-import { frameWithOffset } from '../protocol/envelope.js';
+import { frameWithOffset } from '../protocol/frame.js';
 import { compareOffsets, ZERO_OFFSET } from '../protocol/offsets.js';
 import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 

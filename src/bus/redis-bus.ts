@@ -2,12 +2,15 @@
  * The Redis bus: history in a stream (XADD … MAXLEN ~), announcements by PUBLISH, both from one
  * Lua script per batch. Separate connections for commands and for the subscription, because a
  * subscribed connection can run nothing else.
+ *
+ * Imports: bus/, protocol/, observability/, util/ and ioredis; nothing above the bus.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { maskUrl } from '../config/load-config.js';
+import { backoffDelay } from '../util/backoff.js';
+import { maskUrl } from '../util/mask-url.js';
 import { ZERO_OFFSET } from '../protocol/offsets.js';
 import { type Bus, type BusHandler, type BusNotification, type BusPosition, type HistoryPage, type PublishItem } from './bus.js';
 import { HEARTBEAT_LUA, PUBLISH_BATCH_LUA } from './redis-scripts.js';
@@ -148,7 +151,8 @@ export class RedisBus implements Bus {
       connectionName: `notifier-${this.opts.prefix}-${name}`,
       commandTimeout: name === 'subscriber' ? undefined : this.opts.commandTimeoutMs,
       maxRetriesPerRequest: null,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3000) + Math.floor(Math.random() * 250),
+      // ioredis counts reconnect attempts from 1: ceilings 200, 400, 800, 1600, then 3000 ms.
+      retryStrategy: (times) => backoffDelay(times, 100, 3000),
       ...extra,
     });
     let failures = 0;

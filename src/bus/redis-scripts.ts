@@ -1,5 +1,12 @@
-// Lua scripts of the Redis bus, registered with defineCommand (a restarted Redis has an empty
-// script cache; ioredis re-sends the body on NOSCRIPT). Kept as strings so the build needs no copy step.
+/**
+ * Lua scripts of the Redis bus, registered with defineCommand (a restarted Redis has an empty
+ * script cache; ioredis re-sends the body on NOSCRIPT). Kept as strings so the build needs no copy
+ * step. The client frame is not written here: the publish script closes each frame with the Lua
+ * expression protocol/frame.ts generates (test/integration/frame-agreement.test.ts runs it).
+ *
+ * Imports: protocol/ (the frame format) only.
+ */
+import { frameWithOffsetLua } from '../protocol/frame.js';
 
 export const PUBLISH_BATCH_LUA = String.raw`
 -- Appends a batch of notifications to the history stream and announces them on the channel in
@@ -44,7 +51,7 @@ for i = 7, #ARGV, 3 do
   else
     local offset = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'm', meta, 'f', head, 'p', prev)
     if id ~= '' then redis.call('SET', seenPrefix .. id, offset, 'EX', ttl) end
-    records[#records + 1] = '{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. head .. ',"offset":"' .. offset .. '"}'
+    records[#records + 1] = '{"o":"' .. offset .. '","p":"' .. prev .. '",' .. meta .. '}\n' .. ${frameWithOffsetLua('head', 'offset')}
     prev = offset
     out[#out + 1] = offset
   end

@@ -6,8 +6,13 @@
  * so a subscriber parses only the small headers and forwards the frame bytes untouched. JSON
  * never contains a raw newline (frames and headers are built by JSON.stringify), so newlines
  * delimit. 'n' + one record is the single-notification form (written by versions before 0.2).
- * A heartbeat is 'h' + {"e":epoch,"l":last,"leader":id,"at":ms}.
+ * A heartbeat is 'h' + {"e":epoch,"l":last,"leader":id,"at":ms}. The frame itself belongs to
+ * protocol/frame.ts: the scripts close it with frame.ts's Lua expression, history reads with
+ * frameWithOffset.
+ *
+ * Imports: bus/ types and protocol/ only; no I/O.
  */
+import { frameWithOffset } from '../protocol/frame.js';
 import type { BusHeartbeat, BusNotification } from './bus.js';
 
 export type WireMessage = { kind: 'notifications'; items: BusNotification[] } | { kind: 'heartbeat'; h: BusHeartbeat };
@@ -41,7 +46,7 @@ export function decodeStreamEntry(id: string, fields: string[]): BusNotification
     return null;
   }
   if (!isMeta(h)) return null;
-  return { offset: id, prev, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: `${head},"offset":"${id}"}` };
+  return { offset: id, prev, keys: h.k, notificationType: h.t, sourceTime: h.s, frame: frameWithOffset(head, id) };
 }
 
 /** Decodes one pub/sub message; null for anything malformed (counted and logged by the caller). */

@@ -1,10 +1,13 @@
 /**
  * Loads the configuration once, at start: optional YAML file, then environment, then CLI
  * overrides; validates everything and reports every problem, each naming the key and its source.
+ *
+ * Imports: config/ and util/ only (below every role).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { maskUrl } from '../util/mask-url.js';
 import { configSchema, ENV_NAMES, type Config, type ConfigKey } from './schema.js';
 
 /** Thrown for any invalid configuration; the CLI prints `message` and exits with code 2. */
@@ -109,15 +112,4 @@ function describeIssues(
 
 function maskSecrets(key: string, value: unknown): unknown {
   return (key === 'databaseUrl' || key === 'redisUrl') && typeof value === 'string' ? maskUrl(value) : value;
-}
-
-/** Hides the password of a connection URL, for logs and error messages. */
-export function maskUrl(u: string): string {
-  try {
-    const parsed = new URL(u);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return u.replace(/:\/\/([^:/@]*):[^@]*@/, '://$1:***@');
-  }
 }

@@ -8,7 +8,14 @@
  * replies, so: no pause while a check is in flight (`canPause`), no check while paused (the
  * caller skips it), and reading resumes after `maxPauseMs` whatever the queue, so checks still
  * run when the bus is down (then the queue limit applies, as before).
+ *
+ * Imports: config/ and observability/ types, pg types.
  */
+import type pg from 'pg';
+import type { DatabaseConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
 export interface Pausable {
   pause(): unknown;
   resume(): unknown;
@@ -59,4 +66,31 @@ export class ListenFlow {
     this.pausedAt = undefined;
     this.socket.resume();
   }
+}
+
+export interface ListenFlowContext {
+  config: DatabaseConfig;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Flow control for a leader session's socket, with thresholds from the publish batch size and the
+ * plain queue limit; none (with a warning) if pg's internals changed shape.
+ */
+export function listenFlowFor(client: pg.Client, canPause: () => boolean, ctx: ListenFlowContext): ListenFlow | undefined {
+  const { config, logger, metrics } = ctx;
+  const socket = (client as unknown as { connection?: { stream?: Partial<Pausable> } }).connection?.stream;
+  if (typeof socket?.pause !== 'function' || typeof socket.resume !== 'function') {
+    logger.warn({ event: 'leader:flow:unavailable' }, 'cannot pause the LISTEN socket (pg internals changed?): a full publish queue drops plain notifications');
+    return undefined;
+  }
+  const high = Math.max(100, Math.min(config.publishBatchSize * 10, Math.floor(config.plainQueueLimit / 2)));
+  return new ListenFlow(socket as Pausable, {
+    high,
+    low: Math.floor(high / 2),
+    maxPauseMs: config.leaderQueryTimeoutMs,
+    canPause,
+    onPause: () => metrics.listenPauses.inc(),
+  });
 }

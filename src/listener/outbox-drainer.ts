@@ -12,10 +12,13 @@
  * instead, up to the session's lock_timeout, and takes them again in order.
  *
  * The LISTEN connection stays free for the leader heartbeat while a batch waits on the bus.
+ *
+ * Imports: listener/, bus/ and observability/ types, protocol/, pg types.
  */
 import type pg from 'pg';
 import type { PublishItem } from '../bus/bus.js';
-import { envelopeFromText, frameHead } from '../protocol/envelope.js';
+import { envelopeFromText } from '../protocol/envelope.js';
+import { frameHead } from '../protocol/frame.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { destroySession, openSession, query, type SessionOptions } from './pg-session.js';

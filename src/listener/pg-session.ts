@@ -7,9 +7,11 @@
  * link dies (idle_session_timeout, idle_in_transaction_session_timeout, TCP keepalives and
  * tcp_user_timeout), and every leader query has a client-side timeout below that, so the
  * leader steps down before the server frees the lock.
+ *
+ * Imports: util/ and pg only.
  */
 import pg from 'pg';
-import { maskUrl } from '../config/load-config.js';
+import { maskUrl } from '../util/mask-url.js';
 
 export interface SessionOptions {
   databaseUrl: string;

@@ -2,12 +2,14 @@
  * Applies migrations/ with node-pg-migrate. node-pg-migrate's own lock is a *try* lock that
  * fails the second of two concurrent runs ("Another migration is already running"); we hold a
  * blocking advisory lock instead, so a second node waits, then finds nothing left to apply.
+ *
+ * Imports: observability/ types, util/, pg and node-pg-migrate.
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../observability/logger.js';
-import { maskUrl } from '../config/load-config.js';
+import { maskUrl } from '../util/mask-url.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 const MIGRATION_LOCK_ID = 0x6e6f7469_6d; // "notim": distinct from the listener's leader lock

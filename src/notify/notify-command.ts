@@ -2,10 +2,12 @@
  * `notifier notify <channel> <json> [--outbox]`: sends one notification through DATABASE_URL, or,
  * without it, through the embedded PostgreSQL of a `notifier start` running on the same data
  * directory (so the example that `start` prints works from a second terminal as it is).
+ *
+ * Imports: notify/, config/ types, embedded/ (the running state file), protocol/, util/ and pg.
  */
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { maskUrl } from '../config/load-config.js';
+import { maskUrl } from '../util/mask-url.js';
 import type { Config } from '../config/schema.js';
 import { readRunningState, runningStatePath } from '../embedded/running-state.js';
 import { validateSendRequest, type SendRequest } from '../protocol/send-request.js';

@@ -3,9 +3,18 @@
  *
  * Plain channel: `notification_type` is the channel; `entity_type`, `entity_id`, `user_id` and
  * `timestamp` come from the JSON payload when present; `payload` is the whole payload. A payload
- * that is not JSON is still delivered, as a string.
+ * that is not JSON is still delivered, as a string. The client frame built from it: frame.ts.
+ *
+ * Imports: protocol/ only (pure, no I/O).
  */
 import { routingKeys } from './filters.js';
+
+/**
+ * The frame format lives in protocol/frame.ts; re-exported for callers that still import it from
+ * here (test/integration/edge.test.ts, test/unit/replay.test.ts, bench/peers/redis-fed.ts) until
+ * they move to frame.js.
+ */
+export { frameHead, frameWithOffset } from './frame.js';
 
 export interface Envelope {
   notification_type: string;
@@ -61,21 +70,6 @@ export function envelopeFromValue(channel: string, value: unknown, defaultTime: 
     timestamp: (obj && asTimestamp(obj['timestamp'])) ?? defaultTime.toISOString(),
   };
   return { envelope, keys: routingKeys(envelope), payloadWasJson: true };
-}
-
-/**
- * The client frame without its closing brace. The bus appends `,"offset":"…"}` once the offset
- * is known, so the frame is serialized exactly once, by the listener, for every recipient.
- * With `payloadJson` (see BuiltEnvelope) the payload is embedded as it came.
- */
-export function frameHead(envelope: Envelope, payloadJson?: string): string {
-  if (payloadJson === undefined) return JSON.stringify(envelope).slice(0, -1);
-  const e = envelope;
-  return `{"notification_type":${JSON.stringify(e.notification_type)},"entity_type":${JSON.stringify(e.entity_type)},"entity_id":${JSON.stringify(e.entity_id)},"user_id":${JSON.stringify(e.user_id)},"payload":${payloadJson},"timestamp":${JSON.stringify(e.timestamp)}`;
-}
-
-export function frameWithOffset(head: string, offset: string): string {
-  return `${head},"offset":"${offset}"}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -9,7 +9,8 @@ import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { RedisBus } from '../../src/bus/redis-bus.js';
 import { redisKeys } from '../../src/bus/redis-keys.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { frameHead, envelopeFromValue } from '../../src/protocol/envelope.js';
+import { envelopeFromValue } from '../../src/protocol/envelope.js';
+import { frameHead } from '../../src/protocol/frame.js';
 import { serviceUrls, uniqueName } from '../helpers/services.js';
 
 const logger = pino({ level: 'silent' });

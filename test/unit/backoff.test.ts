@@ -53,6 +53,37 @@ describe('backoffDelay', () => {
     );
   });
 
+  it('growth: with the same draw, each attempt doubles the delay until the cap, never shrinks', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 60 }), fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 120_000 }), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (attempt, base, max, r) => {
+        vi.spyOn(Math, 'random').mockReturnValue(r);
+        const now = backoffDelay(attempt, base, max);
+        const next = backoffDelay(attempt + 1, base, max);
+        expect(next).toBeGreaterThanOrEqual(now);
+        if (attempt < 16 && base * 2 ** (attempt + 1) <= max) expect(Math.abs(next - 2 * now)).toBeLessThanOrEqual(1);
+        vi.restoreAllMocks();
+      }),
+    );
+  });
+
+  it('full jitter over its range: draws spread evenly across [ceiling/2, ceiling]', () => {
+    // Ten evenly spaced draws give ten evenly spaced delays: no part of the range is favoured.
+    const random = vi.spyOn(Math, 'random');
+    const spaced = Array.from({ length: 10 }, (_, k) => {
+      random.mockReturnValue(k / 10);
+      return backoffDelay(4, 250, 10_000); // ceiling 4000
+    });
+    expect(spaced).toEqual([2000, 2200, 2400, 2600, 2800, 3000, 3200, 3400, 3600, 3800]);
+    random.mockRestore();
+    // Real draws reach both ends of the range and average its middle.
+    const draws = Array.from({ length: 4_000 }, () => backoffDelay(4, 250, 10_000));
+    expect(Math.min(...draws)).toBeLessThan(2_100);
+    expect(Math.max(...draws)).toBeGreaterThan(3_900);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+    expect(mean).toBeGreaterThan(2_900);
+    expect(mean).toBeLessThan(3_100);
+  });
+
   it('is jittered: not every node retries at the same moment', () => {
     const delays = new Set(Array.from({ length: 50 }, () => backoffDelay(5, 250, 10_000)));
     expect(delays.size).toBeGreaterThan(1);
@@ -90,6 +121,7 @@ describe('jitter', () => {
   });
 });
 
+// Deprecated (see util/backoff.ts); these go when sleep does.
 describe('sleep', () => {
   it('resolves after the given time', async () => {
     vi.useFakeTimers();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, maskUrl, type LoadOptions } from '../../src/config/load-config.js';
+import { ConfigError, loadConfig, type LoadOptions } from '../../src/config/load-config.js';
 import { DEFAULT_CHANNELS, DEFAULT_DATABASE_URL, ENV_NAMES, configSchema, withDefaultDatabase } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'notifier-config-test-'));
@@ -405,26 +405,5 @@ describe('loadConfig: cross-field rules', () => {
       },
     });
     expect(c.pgSessionTimeoutMs).toBe(4000);
-  });
-});
-
-describe('maskUrl', () => {
-  it.each([
-    ['postgresql://user:secret@db:5432/app', 'postgresql://user:***@db:5432/app'],
-    ['redis://:secret@cache:6379/0', 'redis://:***@cache:6379/0'],
-    ['rediss://default:p%40ss@cache:6380', 'rediss://default:***@cache:6380'],
-  ])('hides the password of %s', (input, expected) => {
-    expect(maskUrl(input)).toBe(expected);
-  });
-
-  it('leaves a URL without a password alone', () => {
-    expect(maskUrl('postgresql://postgres@localhost:5432/postgres')).toBe('postgresql://postgres@localhost:5432/postgres');
-    expect(maskUrl('redis://cache:6379')).toBe('redis://cache:6379');
-  });
-
-  it('masks the password of something that does not parse as a URL', () => {
-    const masked = maskUrl('postgres://user:se cret@host name/db');
-    expect(masked).not.toContain('se cret');
-    expect(masked).toBe('postgres://user:***@host name/db');
   });
 });

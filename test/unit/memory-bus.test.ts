@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type BusHandler, type BusHeartbeat, type BusNotification, type PublishItem } from '../../src/bus/bus.js';
 import { ZERO_OFFSET } from '../../src/protocol/offsets.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
-import { envelopeFromValue, frameHead } from '../../src/protocol/envelope.js';
+import { envelopeFromValue } from '../../src/protocol/envelope.js';
+import { frameHead } from '../../src/protocol/frame.js';
 
 afterEach(() => {
   vi.restoreAllMocks();

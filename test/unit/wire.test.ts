@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeWire, metaFragment } from '../../src/bus/wire.js';
-import { envelopeFromValue, frameHead, frameWithOffset } from '../../src/protocol/envelope.js';
+import { envelopeFromValue } from '../../src/protocol/envelope.js';
+import { frameHead, frameWithOffset } from '../../src/protocol/frame.js';
 
 /** One record of a batch message (see redis-scripts.ts). */
 const record = (offset: string, prev: string, meta: string, frame: string) => `{"o":"${offset}","p":"${prev}",${meta}}\n${frame}`;
