@@ -1,5 +1,6 @@
 /**
- * Wires the roles together: which bus, which servers, in which order they start and stop.
+ * Wires the roles together: which bus, which servers, in which order they start and stop, and
+ * what each role's readiness (/ready, notifier_ready) combines: set here, after its parts are built.
  */
 import type { Server } from 'node:http';
 import type { Bus } from './bus/bus.js';
@@ -87,6 +88,7 @@ function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {
 
 async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const listener = new Listener({ config, bus, logger, metrics });
+  metrics.setReadiness(() => listener.isReady());
   const server: Server = await startListenerHttp(listener, metrics.registry, config.host, config.port);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -105,6 +107,7 @@ async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logge
 async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const live = liveFeatures('edge', config);
   const edge = new Edge({ config, bus, logger, metrics, ...live.edge });
+  metrics.setReadiness(() => edge.isReady());
   await edge.start();
   return {
     port: edge.port,
@@ -120,7 +123,10 @@ async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger,
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
   const live = liveFeatures('start', config);
-  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ...live.edge });
+  // One process, one readiness: its /ready, /stats and notifier_ready all answer this.
+  const ready = (): boolean => edge.isReady() && listener.isReady();
+  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ready, ...live.edge });
+  metrics.setReadiness(ready);
   await edge.start();
   listener.start();
   return {

@@ -50,6 +50,11 @@ export interface EdgeOptions {
   send?: SendFn;
   /** POST /api/notify answers only clients on this machine (loopback). */
   sendLoopbackOnly?: boolean;
+  /**
+   * The process's readiness, which GET /ready and /stats `ready` report: roles.ts combines its
+   * parts' (`start`: this edge's and the listener's). Absent: this edge's own (isReady).
+   */
+  ready?: () => boolean;
 }
 
 /**
@@ -116,8 +121,6 @@ export class Edge {
       opts.logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
     }
     this.app = uws.App();
-    // After the listener's in standalone mode: the process's /ready is the edge's.
-    opts.metrics.setReadiness(() => this.isReady());
     this.recent = new RecentHistory(opts.config.replayCacheBytes);
     this.byType = new LabelFolder(opts.config.channels, (t) => ({
       delivered: opts.metrics.delivered.labels({ notification_type: t }),
@@ -148,6 +151,10 @@ export class Edge {
    */
   isReady(): boolean {
     return !this.draining && this.feed.isHealthy();
+  }
+
+  private processReady(): boolean {
+    return this.opts.ready?.() ?? this.isReady();
   }
 
   async start(): Promise<void> {
@@ -217,7 +224,7 @@ export class Edge {
       total_subscriptions: this.subscriptionCount,
       filter_sets: this.index.size,
       node: this.nodeId,
-      ready: this.isReady(),
+      ready: this.processReady(),
       bus_subscribed: this.feed.isSubscribed,
       backfilling: this.feed.isBackfilling,
       leader_heartbeat: this.feed.health,
@@ -311,7 +318,7 @@ export class Edge {
     });
     this.app.get('/health', (res) => replyJson(res, '200 OK', { status: 'ok' }));
     this.app.get('/ready', (res) => {
-      const ready = this.isReady();
+      const ready = this.processReady();
       replyJson(res, ready ? '200 OK' : '503 Service Unavailable', {
         status: ready ? 'ready' : 'not ready',
         bus_subscribed: this.feed.isSubscribed,
