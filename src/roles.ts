@@ -3,6 +3,7 @@
  * what each role's readiness (/ready, notifier_ready) combines: set here, after its parts are built.
  */
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
@@ -17,7 +18,7 @@ import { startListenerHttp } from './listener/listener-http.js';
 import { runMigrations } from './migrate/run-migrations.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { backoffDelay, sleep } from './util/backoff.js';
+import { backoffDelay } from './util/backoff.js';
 
 export type RoleName = 'start' | 'listener' | 'edge';
 
@@ -150,7 +151,8 @@ async function migrateWithRetry(config: DatabaseConfig, logger: Logger, signal: 
       if (signal.aborted) throw err;
       const delay = backoffDelay(attempt, 500, 10_000);
       logger.error({ event: 'migrate:error', retryInMs: delay }, `${(err as Error).message} (retrying in ${delay} ms; set NOTIFIER_MIGRATE=false to skip)`);
-      await sleep(delay, signal);
+      // Rejects when aborted (a signal while waiting): the migration's error is the one to report.
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) throw err;
     }
   }
