@@ -8,7 +8,7 @@
  * allow-list and per-IP limits — each one more step of `decide`, given the request's headers and
  * remote address.
  *
- * Imports config and observability types; nothing else of the edge.
+ * May import config and observability types; nothing else of the edge.
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';

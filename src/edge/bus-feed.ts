@@ -12,7 +12,7 @@
  * - When the history no longer covers a gap (trimmed, or Redis lost it), the notifications are
  *   gone: `resync` tells the edge to close its connections so clients resume and learn it.
  *
- * Imports the bus contract, config, observability, protocol, util and heartbeat-watch.
+ * May import the bus contract, config, observability, protocol, util and heartbeat-watch.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, BusHeartbeat, BusNotification } from '../bus/bus.js';

@@ -8,7 +8,7 @@
  * Where later features go: SSE subscribers are a second `TopicPublisher`; server-side payload
  * predicates filter per topic here, before the publish.
  *
- * Imports the bus contract, observability, filter-index, history-reads and uws (types).
+ * May import the bus contract, observability, filter-index, history-reads and uws (types).
  */
 import type { BusNotification } from '../bus/bus.js';
 import { LabelFolder } from '../observability/label-folder.js';

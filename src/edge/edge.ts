@@ -13,7 +13,7 @@
  *   lifecycle.ts       slow-consumer sweep, resync, graceful drain (drain-schedule.ts)
  *   http-routes.ts     /health, /ready, /stats, /metrics, the live routes, 404
  *
- * Imports the bus contract, config and observability types, and the edge's modules.
+ * May import the bus contract, config and observability types, and the edge's modules.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/bus.js';

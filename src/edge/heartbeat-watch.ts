@@ -6,7 +6,7 @@
  * (the edge turns unready) and re-establishes it. If not, there is no leader — a cluster matter,
  * and the edge stays healthy.
  *
- * Imports the bus contract and observability types; nothing else of the edge.
+ * May import the bus contract and observability types; nothing else of the edge.
  */
 import type { Bus, BusHeartbeat } from '../bus/bus.js';
 import type { Logger } from '../observability/logger.js';

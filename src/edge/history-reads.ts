@@ -3,7 +3,7 @@
  * far enough, else the bus — one read per position however many clients resume from it, retried
  * with back-off before the resume gives up (and the client gets `reset`).
  *
- * Imports the bus contract, observability types, util and recent-history.
+ * May import the bus contract, observability types, util and recent-history.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, BusNotification, HistoryPage } from '../bus/bus.js';

@@ -3,7 +3,7 @@
  * the optional live routes (live-routes.ts) and a 404 that lists them all. Each answers from
  * functions handed in, so this file knows nothing of connections or the bus.
  *
- * Imports config and observability types, http-reply, live-routes, send-endpoint (type) and uws.
+ * May import config and observability types, http-reply, live-routes, send-endpoint (type) and uws.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';

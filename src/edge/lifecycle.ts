@@ -3,7 +3,7 @@
  * resync after lost notifications, and the graceful drain on shutdown (batches spread over
  * NOTIFIER_DRAIN_SECONDS by drain-schedule.ts, so clients reconnect elsewhere without a herd).
  *
- * Imports config and observability types, protocol, drain-schedule and the transport contract.
+ * May import config and observability types, protocol, drain-schedule and the transport contract.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';

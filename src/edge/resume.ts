@@ -6,8 +6,8 @@
  *
  * Transport-neutral: works on any Transport, so SSE's Last-Event-ID resumes the same way.
  *
- * Imports config and observability types, protocol, replay, history-reads, subscriptions and
- * the transport contract.
+ * May import observability types, protocol, replay, history-reads, subscriptions and the
+ * transport contract.
  */
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';

@@ -7,7 +7,7 @@
  * Where later features go: permission checks of a filter (from the token's claims) before
  * `subscriptions.add` and `resume`; a token-refresh request is one more case of `message`.
  *
- * Imports config and observability types, protocol, subscriptions, resume and the transport contract.
+ * May import config and observability types, protocol, subscriptions, resume and the transport contract.
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';

@@ -7,7 +7,7 @@
  * a stored list cost each connection an array and, with several filters, its own copies of the
  * topic strings.
  *
- * Imports config and observability types, protocol, filter-index and the transport contract.
+ * May import observability types, protocol, filter-index and the transport contract.
  */
 import type { Metrics } from '../observability/metrics.js';
 import { filterKind } from '../protocol/filters.js';

@@ -7,7 +7,7 @@
  * connection owning an object with methods: one transport object serves every connection, so a
  * connection costs no closure or adapter (the per-connection budget is ≤ 1.5 KB, bench scenario 3).
  *
- * Imports only types: the bus's frame type, and nothing else of the edge.
+ * May import only types: the bus's frame type, and nothing else of the edge.
  */
 import type { BusNotification } from '../bus/bus.js';
 

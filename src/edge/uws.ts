@@ -7,7 +7,7 @@
  * native publish. An edge must not run on that by accident. Also binds the listen socket
  * exclusively (listenExclusive).
  *
- * Imports uWebSockets.js only.
+ * May import uWebSockets.js only.
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';

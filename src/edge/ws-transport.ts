@@ -8,7 +8,7 @@
  * `maxBackpressure`, so lifecycle.ts closes slow sockets well before, and uWS closes whatever
  * outruns that sweep.
  *
- * Imports config and observability types, http-reply, uws, admission, session and transport.
+ * May import config and observability types, http-reply, uws, admission, session and transport.
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
