@@ -124,7 +124,8 @@ async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger,
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
   const live = liveFeatures('start', config);
-  // One process, one readiness: its /ready, /stats and notifier_ready all answer this.
+  // One process, one readiness: its /ready, /stats and notifier_ready all answer this (called
+  // only once both parts exist: by requests and scrapes).
   const ready = (): boolean => edge.isReady() && listener.isReady();
   const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ready, ...live.edge });
   metrics.setReadiness(ready);

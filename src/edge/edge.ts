@@ -39,7 +39,7 @@ export interface EdgeOptions {
   bus: Bus;
   logger: Logger;
   metrics: Metrics;
-  /** Extra fields for /stats (standalone mode adds the listener's role). */
+  /** Extra fields for /stats and /ready (standalone mode adds the listener's role). */
   stats?: () => Record<string, unknown>;
   /** The live page at GET / (and GET /api/info). Off unless set: roles.ts decides per role. */
   livePage?: boolean;
@@ -105,6 +105,7 @@ export class Edge {
         leader_heartbeat: this.feed.health,
         leader_heartbeat_age_ms: this.feed.heartbeatAgeMs(),
         draining: this.lifecycle.draining,
+        ...opts.stats?.(),
       }),
       stats: () => this.stats(),
       heartbeatAgeMs: () => this.feed.heartbeatAgeMs(),

@@ -343,7 +343,7 @@ describe('notifier start: readiness is the edge’s and the listener’s', () =>
     c.close();
     const res = await fetch(`${http}/ready`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ status: 'not ready' });
+    expect(await res.json()).toMatchObject({ status: 'not ready', bus_subscribed: true, draining: false, listener_role: 'connecting' });
     expect(await metricValue(http, 'notifier_ready')).toBe(0);
     expect(await (await fetch(`${http}/stats`)).json()).toMatchObject({ ready: false, listener_role: 'connecting' });
 
