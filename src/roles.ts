@@ -1,7 +1,9 @@
 /**
- * Wires the roles together: which bus, which servers, in which order they start and stop.
+ * Wires the roles together: which bus, which servers, in which order they start and stop, and
+ * what each role's readiness (/ready, notifier_ready) combines: set here, after its parts are built.
  */
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
@@ -16,7 +18,7 @@ import { startListenerHttp } from './listener/listener-http.js';
 import { runMigrations } from './migrate/run-migrations.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { backoffDelay, sleep } from './util/backoff.js';
+import { backoffDelay } from './util/backoff.js';
 
 export type RoleName = 'start' | 'listener' | 'edge';
 
@@ -87,6 +89,7 @@ function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {
 
 async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const listener = new Listener({ config, bus, logger, metrics });
+  metrics.setReadiness(() => listener.isReady());
   const server: Server = await startListenerHttp(listener, metrics.registry, config.host, config.port);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -105,6 +108,7 @@ async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logge
 async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const live = liveFeatures('edge', config);
   const edge = new Edge({ config, bus, logger, metrics, ...live.edge });
+  metrics.setReadiness(() => edge.isReady());
   await edge.start();
   return {
     port: edge.port,
@@ -120,7 +124,11 @@ async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger,
   if (config.migrate) await migrateWithRetry(config, logger, signal);
   const listener = new Listener({ config, bus, logger, metrics });
   const live = liveFeatures('start', config);
-  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ...live.edge });
+  // One process, one readiness: its /ready, /stats and notifier_ready all answer this (called
+  // only once both parts exist: by requests and scrapes).
+  const ready = (): boolean => edge.isReady() && listener.isReady();
+  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ready, ...live.edge });
+  metrics.setReadiness(ready);
   await edge.start();
   listener.start();
   return {
@@ -144,7 +152,8 @@ async function migrateWithRetry(config: DatabaseConfig, logger: Logger, signal: 
       if (signal.aborted) throw err;
       const delay = backoffDelay(attempt, 500, 10_000);
       logger.error({ event: 'migrate:error', retryInMs: delay }, `${(err as Error).message} (retrying in ${delay} ms; set NOTIFIER_MIGRATE=false to skip)`);
-      await sleep(delay, signal);
+      // Rejects when aborted (a signal while waiting): the migration's error is the one to report.
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) throw err;
     }
   }

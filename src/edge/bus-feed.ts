@@ -7,20 +7,21 @@
  *   missing ones are read from the history (backfill), and everything is delivered in order.
  * - After the subscription was re-established (ioredis reconnected, or we forced it) the same
  *   backfill fetches what was published meanwhile.
- * - When heartbeats stop arriving, the bus is asked whether the leader still heartbeats: if so,
- *   the subscription is broken and is re-established; if not, there is no leader — a cluster
- *   matter, and the edge stays healthy.
+ * - When heartbeats stop arriving, HeartbeatWatch tells a broken subscription (re-established)
+ *   from a missing leader (a cluster matter: the edge stays healthy).
  * - When the history no longer covers a gap (trimmed, or Redis lost it), the notifications are
  *   gone: `resync` tells the edge to close its connections so clients resume and learn it.
+ *
+ * May import the bus contract, config, observability, protocol, util and heartbeat-watch.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, BusHeartbeat, BusNotification } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { compareOffsets } from '../protocol/offsets.js';
-import { sleep } from '../util/backoff.js';
-
-export type HeartbeatHealth = 'fresh' | 'no-leader' | 'subscription-broken';
+import { backoffDelay } from '../util/backoff.js';
+import { HeartbeatWatch, type HeartbeatHealth } from './heartbeat-watch.js';
 
 export interface BusFeedOptions {
   bus: Bus;
@@ -35,29 +36,30 @@ export interface BusFeedOptions {
 
 /** History entries read per round trip while backfilling. */
 const BACKFILL_CHUNK = 500;
+/** Back-off between failed bus reads: from ~100 ms, doubling, to at most 5 s. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5000;
 
 export class BusFeed {
   /** The newest offset delivered ('' before the first is known). */
   lastOffset = '';
   epoch: string | undefined;
-  health: HeartbeatHealth = 'fresh';
-  lastHeartbeat: BusHeartbeat | undefined;
-  lastHeartbeatAt = 0;
   private subscribed = false;
-  private subscribedAt = 0;
   private subscriptions = 0;
   private backfilling = false;
   private pending: BusNotification[] = [];
-  private checkingHeartbeat = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly watch: HeartbeatWatch;
 
-  constructor(private readonly opts: BusFeedOptions) {}
+  constructor(private readonly opts: BusFeedOptions) {
+    const { bus, logger, config } = opts;
+    this.watch = new HeartbeatWatch({ bus, logger, staleMs: config.busStaleMs, isSubscribed: () => this.subscribed });
+  }
 
   /** Subscribes (in the background: the bus retries until it can) and starts watching heartbeats. */
   start(): void {
-    const { bus, config, logger } = this.opts;
-    this.timer = setInterval(() => void this.watchHeartbeat(), Math.min(1000, config.busStaleMs / 2));
+    const { bus, logger } = this.opts;
+    this.watch.start();
     bus
       .subscribe({
         onNotification: (n) => this.onNotification(n),
@@ -73,12 +75,12 @@ export class BusFeed {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.watch.stop();
   }
 
   /** Subscribed, position known, subscription working, not catching up. */
   isHealthy(): boolean {
-    return this.subscribed && this.lastOffset !== '' && this.health !== 'subscription-broken' && !this.backfilling;
+    return this.subscribed && this.lastOffset !== '' && this.watch.health !== 'subscription-broken' && !this.backfilling;
   }
 
   get isSubscribed(): boolean {
@@ -89,9 +91,17 @@ export class BusFeed {
     return this.backfilling;
   }
 
+  get health(): HeartbeatHealth {
+    return this.watch.health;
+  }
+
+  get lastHeartbeat(): BusHeartbeat | undefined {
+    return this.watch.last;
+  }
+
   /** Milliseconds since the last leader heartbeat, or null before the first. */
   heartbeatAgeMs(): number | null {
-    return this.lastHeartbeatAt === 0 ? null : Date.now() - this.lastHeartbeatAt;
+    return this.watch.ageMs();
   }
 
   private onNotification(n: BusNotification): void {
@@ -116,9 +126,7 @@ export class BusFeed {
 
   private onHeartbeat(h: BusHeartbeat): void {
     const epochChanged = this.epoch !== undefined && h.epoch !== this.epoch;
-    this.lastHeartbeat = h;
-    this.lastHeartbeatAt = Date.now();
-    if (this.health !== 'fresh') this.setHealth('fresh');
+    this.watch.heard(h);
     if (this.backfilling) return; // a running backfill finds a new epoch itself (incomplete history)
     if (epochChanged) {
       // Redis lost its history: whatever this edge had not yet received is gone, and every
@@ -139,7 +147,7 @@ export class BusFeed {
 
   private onSubscribed(): void {
     this.subscribed = true;
-    this.subscribedAt = Date.now();
+    this.watch.subscribed();
     this.opts.logger.info({ event: 'edge:bus:subscribed' }, 'subscribed to the bus');
     if (this.subscriptions++ > 0 && this.lastOffset !== '') {
       // Whatever was published while the subscription was down is only in the history now.
@@ -189,7 +197,7 @@ export class BusFeed {
           attempt = 0;
         } catch (err) {
           logger.warn({ event: 'edge:backfill:error', err: (err as Error).message }, 'backfill read failed; retrying');
-          await sleep(Math.min(5000, 100 * 2 ** attempt++));
+          await sleep(backoffDelay(attempt++, RETRY_BASE_MS, RETRY_MAX_MS));
         }
       }
       metrics.backfilled.inc(fetched);
@@ -236,10 +244,7 @@ export class BusFeed {
     const { bus, logger, metrics } = this.opts;
     let position;
     for (let attempt = 0; position === undefined && !this.stopped; attempt++) {
-      position = await bus.position().catch(async () => {
-        await sleep(Math.min(5000, 100 * 2 ** attempt));
-        return undefined;
-      });
+      position = await bus.position().catch(() => sleep(backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS), undefined));
     }
     if (position === undefined) return;
     metrics.resyncs.inc();
@@ -256,46 +261,5 @@ export class BusFeed {
   private reportGap(expected: string): void {
     this.opts.metrics.busGaps.inc();
     this.opts.logger.warn({ event: 'edge:bus:gap', after: this.lastOffset, expected }, 'offset gap on the bus subscription; backfilling');
-  }
-
-  /**
-   * When heartbeats stop reaching this edge, asks the bus whether the leader still heartbeats.
-   * If it does, this edge's subscription is broken: re-establish it (then backfill). If not,
-   * there is no leader.
-   */
-  private async watchHeartbeat(): Promise<void> {
-    const stale = this.opts.config.busStaleMs;
-    const localAge = () => Date.now() - Math.max(this.lastHeartbeatAt, this.subscribedAt);
-    if (!this.subscribed || this.checkingHeartbeat || localAge() < stale) return;
-    this.checkingHeartbeat = true;
-    try {
-      const at = await this.opts.bus.leaderHeartbeatAt();
-      // The reply comes after any socket reads that were pending (after a busy stretch timers
-      // can run before them): only a heartbeat still missing now counts.
-      if (localAge() < stale) return;
-      const broken = at !== null && Date.now() - at < stale;
-      this.setHealth(broken ? 'subscription-broken' : 'no-leader');
-      if (broken) this.opts.bus.resubscribe();
-    } catch {
-      // Bus unreachable: the subscription reports that itself (onUnsubscribed).
-    } finally {
-      this.checkingHeartbeat = false;
-    }
-  }
-
-  private setHealth(health: HeartbeatHealth): void {
-    if (health === this.health) return;
-    this.health = health;
-    const { logger } = this.opts;
-    if (health === 'fresh') {
-      logger.info({ event: 'edge:heartbeat:fresh', leader: this.lastHeartbeat?.leader }, 'leader heartbeat received');
-    } else if (health === 'no-leader') {
-      logger.warn({ event: 'edge:leader:absent' }, 'no leader heartbeat on the bus: is any listener leading? This edge stays ready.');
-    } else {
-      logger.error(
-        { event: 'edge:bus:subscription-broken' },
-        'the leader heartbeats but this edge does not receive it: re-subscribing; not ready until then',
-      );
-    }
   }
 }

@@ -4,6 +4,8 @@
  * rather than by timer ticks. A starved process (a busy node, a CPU limit) wakes late; it then
  * closes everything already due in one go instead of one batch per wake-up, so the drain still
  * ends within the window plus one wake-up.
+ *
+ * Pure: may import nothing.
  */
 export interface DrainSchedule {
   /** How many connections should be closed once `elapsedMs` have passed since the drain began. */

@@ -1,3 +1,8 @@
+/**
+ * Small helpers to answer uWS HTTP requests with JSON, synchronously or from an async producer.
+ *
+ * May import uws (types) only.
+ */
 import type { Uws } from './uws.js';
 
 /**

@@ -2,6 +2,8 @@
  * The live page (live-page.html, next to this module in src/ and, copied by the build, in dist/):
  * read once at start, served at GET / with an ETag and a Content-Security-Policy that allows
  * exactly its own inline script and style, so nothing a notification carries can run as code.
+ *
+ * May import node:crypto, node:fs and uws (types).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,8 @@
 /**
  * The edge's optional routes for people rather than programs: the live page (GET /, with
  * GET /api/info telling it what this server offers) and the test form's POST /api/notify.
+ *
+ * May import config and observability types, http-reply, live-page, send-endpoint and uws (types).
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';

@@ -11,6 +11,8 @@
  * Holds a contiguous chain (each entry's `prev` is the entry before it): the feed delivers in
  * order, exactly once, and any break (a resync, a new epoch) starts the chain afresh. Bounded by
  * the frames' total size; the oldest entries go first.
+ *
+ * May import the bus contract (types) and protocol.
  */
 import type { BusNotification, HistoryPage } from '../bus/bus.js';
 import { compareOffsets } from '../protocol/offsets.js';

@@ -11,6 +11,8 @@
  *
  * Bounded and fair: one chunk per bus round trip, and the connection's send buffer must drain below
  * `maxBuffered` before more is sent, so one resuming client never holds up the others.
+ *
+ * May import the bus contract (types) and protocol; knows no transport (ReplayTarget is its seam).
  */
 import type { BusNotification, HistoryPage } from '../bus/bus.js';
 import { matches } from '../protocol/filters.js';

@@ -4,6 +4,8 @@
  * A development aid, never on by default in production: `notifier start` serves it to clients on
  * this machine only (loopback); NOTIFIER_SEND_ENDPOINT=1 serves it to every client (and turns it
  * on for an edge). The edge does not talk to PostgreSQL itself: roles.ts hands it `send`.
+ *
+ * May import observability types, protocol, http-reply and uws (types); never pg.
  */
 import type { Logger } from '../observability/logger.js';
 import { validateSendRequest, type SendRequest } from '../protocol/send-request.js';

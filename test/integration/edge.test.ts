@@ -1,10 +1,11 @@
 /**
  * The edge in-process on an in-memory bus whose delivery a test can disturb: readiness when the
- * leader is absent or the subscription is broken, offset gaps, slow consumers.
+ * leader is absent or the subscription is broken, offset gaps, slow consumers, the inbound limits
+ * (rate, subscriptions, frame size). And `notifier start`'s readiness: the edge's and the listener's.
  */
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { Bus, BusHandler, PublishItem } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
@@ -12,7 +13,10 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { Edge } from '../../src/edge/edge.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { envelopeFromValue, frameHead } from '../../src/protocol/envelope.js';
-import { eventually } from '../helpers/services.js';
+import { metricValue, migrate } from '../helpers/cluster.js';
+import { ProcessGroup } from '../helpers/processes.js';
+import { createTestDatabase, eventually, type TestDatabase } from '../helpers/services.js';
+import { TcpProxy } from '../cluster/tcp-proxy.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 /** A MemoryBus whose deliveries to the edge can be filtered, as a broken subscription would. */
@@ -237,6 +241,118 @@ describe('slow consumers', () => {
     // Once it reads again it finds, behind the frames it had missed reading, the close frame.
     slow.socket.resume();
     expect(await slow.closeCode).toBe(4001);
+  });
+});
+
+describe('inbound limits', () => {
+  it('closes a client that sends more than NOTIFIER_MAX_INBOUND_PER_SECOND messages in a second with 4002', async () => {
+    const r = await startEdge(new MemoryBus(), { NOTIFIER_MAX_INBOUND_PER_SECOND: '5' });
+    const c = await subscribedClient(r, 'all'); // 1 message
+    // 20 at once: however the edge's one-second windows split them, one window gets more than 5.
+    for (let i = 0; i < 20; i++) c.send({ type: 'ping' });
+    expect(await c.closed()).toBe(4002);
+    expect(c.messages.filter((m) => m['type'] === 'pong').length).toBeLessThanOrEqual(2 * 5);
+    expect(await counter(r.metrics, 'clientErrors')).toBe(1);
+    expect((await r.metrics.clientErrors.get()).values).toEqual([expect.objectContaining({ labels: { code: 'rate_limited' }, value: 1 })]);
+    await eventually(async () => (await stats(r.http))['connected_clients'] === 0, 5000, 'the connection to be gone');
+    // Only the flooding connection: another one is unaffected.
+    const d = await subscribedClient(r, 'all');
+    d.send({ type: 'ping' });
+    await d.next((m) => m['type'] === 'pong');
+  });
+
+  it('answers a subscribe beyond NOTIFIER_MAX_SUBSCRIPTIONS with too_many_subscriptions and keeps the connection', async () => {
+    const r = await startEdge(new MemoryBus(), { NOTIFIER_MAX_SUBSCRIPTIONS: '2' });
+    const c = await subscribedClient(r, 'entity_type:a');
+    await c.subscribe('entity_type:b');
+    c.send({ type: 'subscribe', filter: 'entity_type:c' });
+    const err = await c.next((m) => m['type'] === 'error');
+    expect(err).toMatchObject({ code: 'too_many_subscriptions', message: 'at most 2 subscriptions per connection' });
+    // A filter it already has is no new subscription; after an unsubscribe there is room again.
+    await c.subscribe('entity_type:a');
+    expect((await stats(r.http))['total_subscriptions']).toBe(2);
+    await c.unsubscribe('entity_type:b');
+    await c.subscribe('entity_type:c');
+    expect((await stats(r.http))['total_subscriptions']).toBe(2);
+    expect(c.closeCode).toBeUndefined();
+  });
+
+  it('answers a resume with more than NOTIFIER_MAX_SUBSCRIPTIONS filters with too_many_subscriptions, and a valid resume may follow', async () => {
+    const r = await startEdge(new MemoryBus(), { NOTIFIER_MAX_SUBSCRIPTIONS: '2' });
+    const c = await TestClient.connect(`ws://127.0.0.1:${r.edge.port}/ws`);
+    r.clients.push(c);
+    const { epoch, offset } = c.welcome as { epoch: string; offset: string };
+    expect(await c.resume(epoch, offset, ['entity_type:a', 'entity_type:b', 'entity_type:c'])).toMatchObject({
+      type: 'error',
+      code: 'too_many_subscriptions',
+    });
+    expect((await stats(r.http))['total_subscriptions']).toBe(0);
+    // Refused, so it did not count as the connection's first request.
+    expect(await c.resume(epoch, offset, ['entity_type:a', 'entity_type:b'])).toMatchObject({ type: 'resumed', replayed: 0 });
+    expect((await stats(r.http))['total_subscriptions']).toBe(2);
+  });
+
+  it('takes a frame of NOTIFIER_MAX_FRAME_BYTES and drops the connection without a close frame (1006) on a larger one', async () => {
+    const r = await startEdge(new MemoryBus(), { NOTIFIER_MAX_FRAME_BYTES: '1024' });
+    const c = await subscribedClient(r, 'all');
+    // Exactly at the limit: read and answered (a filter of 1024 characters is too long).
+    const atLimit = JSON.stringify({ type: 'subscribe', filter: '' });
+    c.send({ type: 'subscribe', filter: 'x'.repeat(1024 - atLimit.length) });
+    expect(await c.next((m) => m['type'] === 'error')).toMatchObject({ code: 'invalid_filter' });
+    // One byte more: uWebSockets.js 20.30 drops the TCP connection; the client sees 1006, not 1009.
+    c.send({ type: 'subscribe', filter: 'x'.repeat(1024 - atLimit.length + 1) });
+    expect(await c.closed()).toBe(1006);
+    await eventually(async () => (await stats(r.http))['connected_clients'] === 0, 5000, 'the connection to be gone');
+    expect((await stats(r.http))['total_subscriptions']).toBe(0);
+  });
+});
+
+describe('notifier start: readiness is the edge’s and the listener’s', () => {
+  const group = new ProcessGroup();
+  const dbs: TestDatabase[] = [];
+  const proxies: TcpProxy[] = [];
+  afterAll(async () => {
+    await group.killAll();
+    await Promise.all(proxies.map((p) => p.close()));
+    for (const db of dbs) await db.drop();
+  });
+
+  it('/ready and notifier_ready stay 503 / 0 while the listener cannot reach PostgreSQL, though the edge is ready', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    migrate(db.url);
+    const url = new URL(db.url);
+    const proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    proxies.push(proxy);
+    url.port = String(await proxy.listen());
+    proxy.blackhole(); // PostgreSQL unreachable: connections hang, the listener never gets ready
+    const proc = group.spawn(['start'], {
+      DATABASE_URL: url.toString(),
+      REDIS_URL: '',
+      NOTIFIER_MIGRATE: 'false',
+      NOTIFIER_LIVE_PAGE: 'false',
+      NOTIFIER_SEND_ENDPOINT: 'false',
+    });
+    const http = `http://127.0.0.1:${await proc.port()}`;
+    // The edge itself is ready: on its bus, not draining, admitting clients.
+    await eventually(async () => {
+      const body = (await (await fetch(`${http}/ready`)).json()) as Record<string, unknown>;
+      return body['bus_subscribed'] === true && body['backfilling'] === false && body['draining'] === false;
+    }, 10_000, 'the edge to be on its bus');
+    const c = await TestClient.connect(`ws://127.0.0.1:${new URL(http).port}/ws`);
+    c.close();
+    const res = await fetch(`${http}/ready`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'not ready', bus_subscribed: true, draining: false, listener_role: 'connecting' });
+    expect(await metricValue(http, 'notifier_ready')).toBe(0);
+    expect(await (await fetch(`${http}/stats`)).json()).toMatchObject({ ready: false, listener_role: 'connecting' });
+
+    // PostgreSQL reachable: the listener leads, and only now is the process ready.
+    proxy.restore();
+    await eventually(async () => (await fetch(`${http}/ready`)).status === 200, 30_000, 'ready once the listener leads');
+    expect(await metricValue(http, 'notifier_ready')).toBe(1);
+    expect(await (await fetch(`${http}/stats`)).json()).toMatchObject({ ready: true, listener_role: 'leader' });
+    expect(await proc.kill('SIGTERM')).toBe(0);
   });
 });
 

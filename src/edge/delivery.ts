@@ -1,0 +1,63 @@
+/**
+ * Delivery: the hot path from the bus feed to the clients. Each notification (in offset order,
+ * exactly once, see BusFeed) is kept for replays (HistoryReads) and published once to each
+ * matching routing topic (FilterIndex.topicsFor), as the frame the listener serialized — no
+ * JSON work and no JavaScript loop per recipient: uWS's native publish does the fan-out
+ * (DESIGN §5, §11 "Where fan-out time goes").
+ *
+ * Where later features go: SSE subscribers are a second `TopicPublisher`; server-side payload
+ * predicates filter per topic here, before the publish.
+ *
+ * May import the bus contract, observability, filter-index, history-reads and uws (types).
+ */
+import type { BusNotification } from '../bus/bus.js';
+import { LabelFolder } from '../observability/label-folder.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { FilterIndex } from './filter-index.js';
+import type { HistoryReads } from './history-reads.js';
+import type { Uws } from './uws.js';
+
+/** What delivery needs from a transport's fan-out: uWS's app (native publish) for WebSocket. */
+export type TopicPublisher = Pick<Uws.TemplatedApp, 'publish' | 'numSubscribers'>;
+
+export interface DeliveryOptions {
+  publisher: TopicPublisher;
+  index: FilterIndex;
+  history: HistoryReads;
+  metrics: Metrics;
+  /** The configured channels: other notification types share the metric label `other`. */
+  channels: readonly string[];
+}
+
+type ByType = { delivered: { inc(n: number): void }; latency: { observe(v: number): void } };
+
+export class Delivery {
+  /** Per notification_type (folded into `other` outside the configured channels) metric children. */
+  private readonly byType: LabelFolder<ByType>;
+
+  constructor(private readonly opts: DeliveryOptions) {
+    const { metrics } = opts;
+    this.byType = new LabelFolder(opts.channels, (t) => ({
+      delivered: metrics.delivered.labels({ notification_type: t }),
+      latency: metrics.latency.labels({ notification_type: t }),
+    }));
+  }
+
+  deliver(n: BusNotification): void {
+    this.opts.history.remember(n);
+    const { index, publisher } = this.opts;
+    const topics = index.topicsFor(n.keys);
+    if (topics.length === 0) return;
+    const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
+    let recipients = 0;
+    for (const topic of topics) {
+      recipients += publisher.numSubscribers(topic);
+      publisher.publish(topic, frame, false, false);
+    }
+    if (recipients > 0) {
+      const byType = this.byType.for(n.notificationType);
+      byType.delivered.inc(recipients);
+      byType.latency.observe(Math.max(0, Date.now() - n.sourceTime) / 1000);
+    }
+  }
+}

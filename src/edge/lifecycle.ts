@@ -1,0 +1,76 @@
+/**
+ * What happens to all of an edge's connections at once: the periodic slow-consumer sweep, the
+ * resync after lost notifications, and the graceful drain on shutdown (batches spread over
+ * NOTIFIER_DRAIN_SECONDS by drain-schedule.ts, so clients reconnect elsewhere without a herd).
+ *
+ * May import config and observability types, protocol, drain-schedule and the transport contract.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { drainSchedule } from './drain-schedule.js';
+import type { Connections } from './transport.js';
+
+export interface LifecycleOptions<C> {
+  connections: Connections<C>;
+  config: Pick<Config, 'maxBackpressureBytes' | 'slowConsumerCheckMs' | 'drainSeconds'>;
+  metrics: Metrics;
+  logger: Logger;
+  /** Names a connection in logs (its client_id). */
+  describe: (c: C) => string;
+}
+
+export class Lifecycle<C> {
+  /** True from the start of the drain: readiness false, upgrades refused. */
+  draining = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: LifecycleOptions<C>) {}
+
+  startSweeping(): void {
+    this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), this.opts.config.slowConsumerCheckMs);
+  }
+
+  /** Closes every connection with 1012 in batches spread over NOTIFIER_DRAIN_SECONDS. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.sweepTimer);
+    const { connections, config } = this.opts;
+    const all = connections.snapshot();
+    const schedule = drainSchedule(all.length, config.drainSeconds * 1000);
+    const started = Date.now();
+    for (let closed = 0; closed < all.length; ) {
+      const elapsed = Date.now() - started;
+      for (const due = schedule.dueBy(elapsed); closed < due; closed++) connections.close(all[closed]!, CloseCode.ServiceRestart, 'server restarting');
+      const next = schedule.nextAt(elapsed);
+      if (next !== undefined) await sleep(Math.max(0, started + next - Date.now()));
+    }
+  }
+
+  /**
+   * Notifications this edge missed are gone from the history: close every connection so its
+   * client resumes (on any edge) and learns it from `reset`, rather than silently missing them.
+   */
+  resync(): void {
+    const { connections } = this.opts;
+    for (const c of connections.snapshot()) connections.close(c, CloseCode.Resync, 'notifications were lost on this edge: reconnect and resume');
+  }
+
+  /**
+   * Closes connections whose outbound buffer is over the limit, with 4001 (they reconnect). The
+   * close frame queues behind the unread data; uWS times the socket out if it is never read.
+   */
+  private sweepSlowConsumers(): void {
+    const { connections, config, metrics, logger } = this.opts;
+    for (const c of connections.snapshot()) {
+      const buffered = connections.bufferedAmount(c);
+      if (buffered > config.maxBackpressureBytes) {
+        metrics.slowConsumerCloses.inc();
+        logger.debug({ event: 'edge:connection:slow', client: this.opts.describe(c), buffered }, 'closing a slow consumer');
+        connections.close(c, CloseCode.SlowConsumer, 'slow consumer: outbound buffer limit reached');
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Subscription bookkeeping: a connection's filters, the routing topics they put it in (through
+ * the FilterIndex, shared with delivery.ts) and the subscription counts and metrics.
+ *
+ * A connection holds the topics of its filter set, except while a resume replays (it joins them
+ * when it goes live). Those topics are derived from its filters whenever needed, never stored:
+ * a stored list cost each connection an array and, with several filters, its own copies of the
+ * topic strings.
+ *
+ * May import observability types, protocol, filter-index and the transport contract.
+ */
+import type { Metrics } from '../observability/metrics.js';
+import { filterKind } from '../protocol/filters.js';
+import { FilterIndex } from './filter-index.js';
+import type { SessionState, Transport } from './transport.js';
+
+const NO_TOPICS: readonly string[] = [];
+
+export class Subscriptions {
+  /** Subscriptions of every open connection (GET /stats `total_subscriptions`). */
+  count = 0;
+
+  constructor(
+    private readonly index: FilterIndex,
+    private readonly metrics: Metrics,
+    private readonly maxPerConnection: number,
+  ) {}
+
+  /** Adds `filter` (a repeat is a no-op); false when the connection is at its limit. */
+  add<C>(t: Transport<C>, c: C, filter: string): boolean {
+    const s = t.state(c);
+    if (s.filters.includes(filter)) return true;
+    if (s.filters.length >= this.maxPerConnection) return false;
+    const held = this.held(s);
+    s.filters = s.filters.concat(this.index.intern(filter));
+    this.count += 1;
+    this.metrics.subscriptions.inc({ kind: filterKind(filter) });
+    this.move(t, c, held);
+    return true;
+  }
+
+  /** Removes `filter` if the connection has it. */
+  remove<C>(t: Transport<C>, c: C, filter: string): void {
+    const s = t.state(c);
+    const at = s.filters.indexOf(filter);
+    if (at < 0) return;
+    const held = this.held(s);
+    s.filters = s.filters.toSpliced(at, 1);
+    this.count -= 1;
+    this.metrics.subscriptions.dec({ kind: filterKind(filter) });
+    this.move(t, c, held);
+  }
+
+  /** Whether `n` filters fit one connection. */
+  fits(n: number): boolean {
+    return n <= this.maxPerConnection;
+  }
+
+  /** A resume's filters, on a connection that has none and holds no topics (it is replaying). */
+  replace(s: SessionState, filters: readonly string[]): void {
+    s.filters = filters.map((f) => this.index.intern(f));
+    for (const f of filters) this.metrics.subscriptions.inc({ kind: filterKind(f) });
+    this.count += s.filters.length;
+  }
+
+  /** A replay is over: the connection joins its filters' topics. `announce` goes out first. */
+  goLive<C>(t: Transport<C>, c: C, announce: () => void): void {
+    const s = t.state(c);
+    const held = this.held(s);
+    s.replaying = false;
+    announce();
+    this.move(t, c, held);
+  }
+
+  /** The connection closed: its topics and subscriptions go. */
+  closed(s: SessionState): void {
+    this.index.release(this.held(s));
+    for (const f of s.filters) this.metrics.subscriptions.dec({ kind: filterKind(f) });
+    this.count -= s.filters.length;
+  }
+
+  /** The topics a connection holds (in the index and in its transport). */
+  private held(s: SessionState): readonly string[] {
+    return s.replaying || s.filters.length === 0 ? NO_TOPICS : FilterIndex.topicsOf(s.filters);
+  }
+
+  /**
+   * Re-homes a connection from the topics it held (`before`, held() before its change) to those
+   * of its current filter set; a replay does it when done.
+   */
+  private move<C>(t: Transport<C>, c: C, before: readonly string[]): void {
+    const s = t.state(c);
+    if (s.replaying) return;
+    const after = s.filters.length > 0 ? this.index.acquire(s.filters) : NO_TOPICS;
+    for (const topic of before) if (!after.includes(topic)) t.leave(c, topic);
+    for (const topic of after) if (!before.includes(topic)) t.join(c, topic);
+    this.index.release(before);
+  }
+}
