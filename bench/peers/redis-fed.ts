@@ -7,7 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
-import { envelopeFromText, frameHead, frameWithOffset } from '../../src/protocol/envelope.js';
+import { envelopeFromText } from '../../src/protocol/envelope.js';
+import { frameHead, frameWithOffset } from '../../src/protocol/frame.js';
 import { OwnedProcess, freePort } from '../../test/cluster/system.js';
 import { BENCH_CHANNEL, own, payloadOf, type BenchItem, type Subject } from './subject.js';
 

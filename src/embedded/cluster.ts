@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import type { PostgresBinaries } from './binaries.js';
@@ -152,7 +153,7 @@ async function exitsWithin(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (isRunning(pid)) {
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return true;
 }

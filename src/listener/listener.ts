@@ -64,7 +64,6 @@ export class Listener {
     });
     this.aborted = new Promise((r) => this.abort.signal.addEventListener('abort', () => r(), { once: true }));
     metrics.leader.set(0);
-    metrics.setReadiness(() => this.isReady());
   }
 
   get role(): ListenerState {

@@ -9,13 +9,6 @@
  */
 import { routingKeys } from './filters.js';
 
-/**
- * The frame format lives in protocol/frame.ts; re-exported for callers that still import it from
- * here (test/integration/edge.test.ts, test/unit/replay.test.ts, bench/peers/redis-fed.ts) until
- * they move to frame.js.
- */
-export { frameHead, frameWithOffset } from './frame.js';
-
 export interface Envelope {
   notification_type: string;
   entity_type: string | null;

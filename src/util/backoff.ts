@@ -22,20 +22,3 @@ export function backoffDelay(attempt: number, baseMs = 250, maxMs = 10_000): num
 export function jitter(ms: number, fraction = 0.25): number {
   return Math.max(1, Math.round(ms * (1 - fraction + Math.random() * 2 * fraction)));
 }
-
-/**
- * @deprecated Use `setTimeout(ms, undefined, { signal })` from node:timers/promises (which rejects
- * with an AbortError on abort, where this resolves). Kept until src/edge and src/roles.ts move off it.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, jitter, sleep } from '../../src/util/backoff.js';
+import { backoffDelay, jitter } from '../../src/util/backoff.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -118,61 +118,5 @@ describe('jitter', () => {
         expect(j).toBeLessThanOrEqual(Math.max(1, Math.round(ms * (1 + f))));
       }),
     );
-  });
-});
-
-// Deprecated (see util/backoff.ts); these go when sleep does.
-describe('sleep', () => {
-  it('resolves after the given time', async () => {
-    vi.useFakeTimers();
-    let done = false;
-    const p = sleep(1000).then(() => {
-      done = true;
-    });
-    await vi.advanceTimersByTimeAsync(999);
-    expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    await p;
-    expect(done).toBe(true);
-  });
-
-  it('resolves early when aborted, and clears its timer', async () => {
-    vi.useFakeTimers();
-    const ac = new AbortController();
-    let done = false;
-    const p = sleep(60_000, ac.signal).then(() => {
-      done = true;
-    });
-    expect(vi.getTimerCount()).toBe(1);
-    await Promise.resolve();
-    expect(done).toBe(false);
-    ac.abort();
-    await p;
-    expect(done).toBe(true);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
-  it('resolves at once with an already aborted signal, without a timer', async () => {
-    vi.useFakeTimers();
-    const ac = new AbortController();
-    ac.abort();
-    const p = sleep(60_000, ac.signal);
-    expect(vi.getTimerCount()).toBe(0);
-    await expect(p).resolves.toBeUndefined();
-  });
-
-  it('removes its abort listener when the time elapses', async () => {
-    vi.useFakeTimers();
-    const ac = new AbortController();
-    const add = vi.spyOn(ac.signal, 'addEventListener');
-    const remove = vi.spyOn(ac.signal, 'removeEventListener');
-    const p = sleep(10, ac.signal);
-    await vi.advanceTimersByTimeAsync(10);
-    await p;
-    expect(add).toHaveBeenCalledTimes(1);
-    expect(remove).toHaveBeenCalledTimes(1);
-    expect(remove.mock.calls[0]?.[1]).toBe(add.mock.calls[0]?.[1]);
-    // A later abort is harmless.
-    ac.abort();
   });
 });

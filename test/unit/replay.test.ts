@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { BusNotification, PublishItem } from '../../src/bus/bus.js';
 import { replay, type ReplayTarget } from '../../src/edge/replay.js';
-import { envelopeFromValue, frameHead } from '../../src/protocol/envelope.js';
+import { envelopeFromValue } from '../../src/protocol/envelope.js';
+import { frameHead } from '../../src/protocol/frame.js';
 import { matches } from '../../src/protocol/filters.js';
 
 function item(i: number, entityType: string): PublishItem {
