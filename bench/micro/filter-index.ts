@@ -4,13 +4,16 @@
  * new one, release the old), and topic-name characters per connection.
  *
  *   npx tsx bench/micro/filter-index.ts            # prints one JSON line per case
+ *   FILTER_INDEX_MODULE=/path/to/filter-index.ts npx tsx bench/micro/filter-index.ts   # another version
  *
  * Cases: 5,000 connections with `user:<i>` + a shared `entity_type`; 200 connections with 100
  * filters of 256 characters each (`entity:doc:<i>-<j>-xxx…`, as scenario 3b).
  */
-import { FilterIndex } from '../../src/edge/filter-index.js';
+import type { FilterIndex as Index } from '../../src/edge/filter-index.js';
 import { MAX_FILTER_LENGTH, routingKeys } from '../../src/protocol/filters.js';
 
+type FilterIndex = Index;
+const { FilterIndex } = (await import(process.env['FILTER_INDEX_MODULE'] ?? '../../src/edge/filter-index.js')) as { FilterIndex: typeof Index };
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** ns per call of fn over `calls` calls, best of `rounds` rounds. */

@@ -29,6 +29,8 @@ export interface Variant {
   label: string;
   filters: FilterSpec;
   target?: number;
+  /** Handshakes (upgrade and subscribes) in flight at once per worker (default 100). */
+  concurrency?: number;
 }
 
 export const ONE_FILTER: Variant = { label: 'one filter', filters: { kind: 'user', shared: [] }, target: 1.5 };
@@ -99,7 +101,7 @@ async function openLoad(subject: Subject, v: Variant, firstIndex: number, count:
     firstIndex,
     filters: v.filters,
     workers: Math.max(2, Math.ceil(count / MAX_PER_WORKER)),
-    concurrency: 100,
+    concurrency: v.concurrency ?? 100,
   });
   log(`${subject.name}, ${v.label}: ${r.ready} connections ready in ${r.ms} ms${r.failed ? `, ${r.failed} failed: ${r.errors.join('; ')}` : ''}`);
   if (r.ready === 0) {
