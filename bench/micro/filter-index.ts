@@ -3,7 +3,7 @@
  * notification), the subscribe path as the edge drives it (topicsOf the held set, acquire the
  * new one, release the old), and topic-name characters per connection.
  *
- *   npx tsx bench/micro/filter-index.ts            # prints one JSON line per case
+ *   npx tsx --expose-gc bench/micro/filter-index.ts   # prints one JSON line per case
  *   FILTER_INDEX_MODULE=/path/to/filter-index.ts npx tsx bench/micro/filter-index.ts   # another version
  *
  * Cases: 5,000 connections with `user:<i>` + a shared `entity_type`; 200 connections with 100
@@ -40,6 +40,15 @@ function subscribeAll(index: FilterIndex, filters: readonly string[]): readonly 
   return held;
 }
 
+/** Live JS heap after a full GC (needs --expose-gc), else undefined. */
+function heapUsed(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return undefined;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
 const topicChars = (topics: readonly string[]): number => topics.reduce((n, t) => n + t.length, 0);
 let sink = 0;
 
@@ -71,16 +80,20 @@ function manyLong(): void {
   const N = 200;
   const F = 100;
   const filtersOf = (i: number) => Array.from({ length: F }, (_v, j) => `entity:doc:${i}-${j}-`.padEnd(MAX_FILTER_LENGTH, 'x'));
+  // The connections' filters exist before (the edge keeps them): the heap Δ is the index's own.
+  const filters = Array.from({ length: N }, (_v, i) => filtersOf(i));
+  const heap0 = heapUsed();
   const index = new FilterIndex();
   const t0 = now();
   let chars = 0;
   let longest = 0;
   for (let i = 0; i < N; i++) {
-    const held = subscribeAll(index, filtersOf(i));
+    const held = subscribeAll(index, filters[i] as string[]);
     chars += topicChars(held);
     for (const t of held) longest = Math.max(longest, t.length);
   }
   const subscribeMs = now() - t0;
+  const heapPerConnection = heap0 === undefined ? undefined : Math.round(((heapUsed() ?? 0) - heap0) / N);
   // Notifications for one of a connection's filters (first, middle, last), plus one for nobody.
   const keys = [0, 50, 99, -1].flatMap((j) =>
     Array.from({ length: 100 }, (_v, k) => {
@@ -96,6 +109,7 @@ function manyLong(): void {
       subscribe_us_per_filter: Math.round((subscribeMs * 1000) / (N * F)),
       topic_chars_per_connection: Math.round(chars / N),
       longest_topic: longest,
+      index_heap_bytes_per_connection: heapPerConnection,
       topics: index.size,
     }),
   );

@@ -30,6 +30,28 @@ const VARIANTS: [Variant, Sizes, Sizes][] = [
   ],
 ];
 
+/**
+ * Before and after issue 13 §3 (topic i was filter i joined with every filter before it; now
+ * filter i + "\n" + a short prefix id), from this scenario and bench/micro/filter-index.ts.
+ */
+export const NOTES = [
+  "**Before and after issue 13 §3** (before: 3e5058c's filter index, topic i = filter i joined with every filter before it; after: 14eb06f, topic i = filter i + \"\\n\" + the base-36 id of the interned prefix f1…f(i-1)):",
+  '',
+  '| | before | after |',
+  '|---|---:|---:|',
+  '| RSS per connection, one filter (KB, this scenario) | 1.17 | 1.22 / 1.27 |',
+  '| RSS per connection, three filters (KB) | 1.6 | 1.43 / 1.65 |',
+  '| RSS per connection, 100 filters of 256 characters (KB) | 6,218 | 471 / 544 |',
+  '| · the same, each client subscribing in canonical order (one run, not this scenario\'s default) | | 236 |',
+  '| topic-name characters per connection, 100 filters of 256 characters (longest topic) | 1,297,750 (25,699) | 25,989 (260) |',
+  '| the index\'s live JS heap per connection, 100 filters of 256 characters (B, after full GCs) | 1,287,543 – 1,287,633 | 23,210 – 23,370 |',
+  '| `topicsFor`, 5,000 connections with `user:<i>` + a shared type (ns per notification; old and new interleaved) | 475 – 612 | 442 – 552 |',
+  '| `topicsFor`, 200 connections of 100 filters of 256 characters (ns) | 2,702 – 2,929 | 1,355 – 1,729 |',
+  '| one subscribe there, as the edge does it (µs) | 790 – 1,005 | 59 – 122 |',
+  '',
+  "Before: measured at 1f734a4 with src/edge/filter-index.ts as at 3e5058c; after: the table above, at 14eb06f (both say -dirty only for the work tree's untracked node_modules symlink). With 3e5058c's index the 100-filter clients' subscribes also starve the edge: at 100 handshakes at a time, 685 of 841 added clients timed out (60 s), and 50 + 200 clients at 10 at a time took 86 s to subscribe (after: 3 s). After, about half of the 100-filter figure is subscribe churn: a filter that sorts before others renames every topic after it (its exclusions changed), so the edge moves the client off the old topics and onto new ones, and the old names wait in the old generation and uWS for the next mark-compact; clients that subscribe in canonical order rename nothing (236 KB). Of the rest, the filters themselves are 27 KB per client, the index 23 KB, and uWS holds 100 topics of 258–260-character names.",
+].join('\n');
+
 export const rssFilters: Scenario = {
   id: ID,
   title: `RSS per idle connection by filter count: 1, 3, and ${MANY} filters of ${MAX_FILTER_LENGTH} characters (notifier), slope from a warm server`,
@@ -47,6 +69,7 @@ export const rssFilters: Scenario = {
     } finally {
       await subject.stop();
     }
+    ctx.explain?.(NOTES);
     return out;
   },
 };
