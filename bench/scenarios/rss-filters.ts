@@ -44,7 +44,7 @@ export const NOTES = [
   '| RSS per connection, 100 filters of 256 characters (KB) | 6,218 | 471 / 544 |',
   '| · the same, each client subscribing in canonical order (one run, not this scenario\'s default) | | 236 |',
   '| topic-name characters per connection, 100 filters of 256 characters (longest topic) | 1,297,750 (25,699) | 25,989 (260) |',
-  '| the index\'s live JS heap per connection, 100 filters of 256 characters (B, after full GCs) | 1,287,543 – 1,287,633 | 23,210 – 23,370 |',
+  '| the index\'s live JS heap per connection, 100 filters of 256 characters (B; heapUsed after full GCs, slope over the second 100 of 200 connections; it reads below the names\' characters before and after alike, so compare the two: 56× less) | 1,275,237 – 1,275,344 | 22,908 – 22,912 |',
   '| `topicsFor`, 5,000 connections with `user:<i>` + a shared type (ns per notification; old and new interleaved) | 475 – 612 | 442 – 552 |',
   '| `topicsFor`, 200 connections of 100 filters of 256 characters (ns) | 2,702 – 2,929 | 1,355 – 1,729 |',
   '| one subscribe there, as the edge does it (µs) | 790 – 1,005 | 59 – 122 |',
