@@ -45,9 +45,10 @@ export const NOTES = [
   '| · the same, each client subscribing in canonical order (one run, not this scenario\'s default) | | 236 |',
   '| topic-name characters per connection, 100 filters of 256 characters (longest topic) | 1,297,750 (25,699) | 25,989 (260) |',
   '| the index\'s live JS heap per connection, 100 filters of 256 characters (B; heapUsed after full GCs, slope over the second 100 of 200 connections; it reads below the names\' characters before and after alike, so compare the two: 56× less) | 1,275,237 – 1,275,344 | 22,908 – 22,912 |',
-  '| `topicsFor`, 5,000 connections with `user:<i>` + a shared type (ns per notification; old and new interleaved) | 475 – 612 | 442 – 552 |',
-  '| `topicsFor`, 200 connections of 100 filters of 256 characters (ns) | 2,702 – 2,929 | 1,355 – 1,729 |',
-  '| one subscribe there, as the edge does it (µs) | 790 – 1,005 | 59 – 122 |',
+  '| `topicsFor`, 5,000 connections with `user:<i>` + a shared type, a notification of that type (ns; median (range) of 10 runs, old and new interleaved) | 574 (475 – 699) | 517 (442 – 554) |',
+  '| · a notification of another type (its user\'s own topic) | 503 (440 – 612) | 459 (421 – 637) |',
+  '| `topicsFor`, 200 connections of 100 filters of 256 characters (ns) | 2,867 (2,702 – 3,278) | 1,543 (1,355 – 1,729) |',
+  '| one subscribe there, as the edge does it (µs) | 790 – 1,108 | 59 – 122 |',
   '',
   "Before: measured at fc11fe3 and 1f734a4 with src/edge/filter-index.ts as at 3e5058c; after: the table above (the first run) at 14eb06f, then 14eb06f's code again (all say -dirty only for the work tree's untracked node_modules symlink). With 3e5058c's index the 100-filter clients' subscribes also starve the edge: at 100 handshakes at a time, 685 of 841 added clients timed out (60 s), and 50 + 200 clients at 10 at a time took 86 s to subscribe (after: 3 s). After, about half of the 100-filter figure is subscribe churn: a filter that sorts before others renames every topic after it (its exclusions changed), so the edge moves the client off the old topics and onto new ones, and the old names wait in the old generation and uWS for the next mark-compact; clients that subscribe in canonical order rename nothing (236 KB). Of the rest, the filters themselves are 27 KB per client, the index 23 KB, and uWS holds 100 topics of 258–260-character names.",
 ].join('\n');
