@@ -15,11 +15,11 @@
  * topic i > 1 is `fi` + "\n" + the id of the prefix f1…f(i-1). Prefixes are interned in a trie
  * (a node per distinct prefix: its last filter and its parent), so a prefix's id stands for its
  * whole sequence: two topics are equal exactly when their filter and exclusion sets are. Ids are
- * small integers in base 36, refcounted and reused once free, so the largest id is below the
- * most prefixes ever alive at once: every topic is at most MAX_FILTER_LENGTH + 1 + ⌈log36(live
- * prefixes + 1)⌉ characters (≤ 262 for 256-character filters while fewer than 60 million
- * prefixes live; a connection with n filters holds at most n − 1 of its own), and a connection's
- * topic names total its filters' length plus at most that many characters per filter. (They
+ * small integers in base 36, refcounted and reused once free, so every id is below the most
+ * prefixes ever alive at once (`prefixIdsPeak`, P): a topic is at most MAX_FILTER_LENGTH + 1 +
+ * ⌈log36 P⌉ characters (≤ 262 for 256-character filters while P stays under 60 million; a
+ * connection with n filters holds at most n − 1 prefixes of its own), and a connection's topic
+ * names total its filters' length plus at most 1 + ⌈log36 P⌉ characters per filter. (They
  * used to be topic i = fi, f1, …, f(i-1) joined: 100 filters of 256 characters made 1.3 MB of
  * names per connection, a topic of 25.7 KB.) Connections sharing a prefix share its node: the
  * common `user:<i>` + two broad filters holds two nodes in all, not two per connection.
@@ -60,7 +60,7 @@ interface Prefix {
   children: Prefix | Map<string, Prefix> | undefined;
 }
 
-/** Prefixes by id (undefined: free). */
+/** Prefixes by id (undefined: free). Never shrinks: P slots, a few bytes each, after a burst. */
 const prefixes: (Prefix | undefined)[] = [];
 const freeIds: number[] = [];
 /** One-filter prefixes by their filter. */
