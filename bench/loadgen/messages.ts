@@ -15,7 +15,12 @@ export type FilterSpec =
   /** Every connection subscribes `all`. */
   | { kind: 'all' }
   /** `user:<i>` plus `shared` (the same for every connection): a distinct set per connection. */
-  | { kind: 'user'; shared: string[] };
+  | { kind: 'user'; shared: string[] }
+  /**
+   * `count` filters of connection i's own, each exactly `length` characters long:
+   * `entity:doc:<i>-<j>-xxx…` (distinct within the connection and from every other's).
+   */
+  | { kind: 'many'; count: number; length: number };
 
 export interface OpenSpec {
   host: string;
@@ -63,7 +68,14 @@ export type FromWorker =
   | ({ t: 'report'; id: number } & WorkerReport);
 
 export function filtersFor(spec: FilterSpec, i: number): string[] {
-  return spec.kind === 'all' ? ['all'] : [`user:${i}`, ...spec.shared];
+  switch (spec.kind) {
+    case 'all':
+      return ['all'];
+    case 'user':
+      return [`user:${i}`, ...spec.shared];
+    case 'many':
+      return Array.from({ length: spec.count }, (_v, j) => `entity:doc:${i}-${j}-`.padEnd(spec.length, 'x'));
+  }
 }
 
 /** Whether connection i is sampled for latency. */

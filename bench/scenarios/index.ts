@@ -5,7 +5,8 @@ import { failover } from './failover.js';
 import { latency } from './latency.js';
 import { reconnect } from './reconnect.js';
 import { rss } from './rss.js';
+import { rssFilters } from './rss-filters.js';
 import { selective } from './selective.js';
 import { source } from './source.js';
 
-export const scenarios: Scenario[] = [broadcast, latency, rss, selective, source, reconnect, failover];
+export const scenarios: Scenario[] = [broadcast, latency, rss, rssFilters, selective, source, reconnect, failover];

@@ -23,15 +23,17 @@ import type { Subject } from '../peers/subject.js';
 import { startWsIoredis } from '../peers/ws-ioredis-process.js';
 
 const ID = '3-rss';
-const SHARED = ['entity_type:execution', 'notification_type:execution_status_changed'];
+export const SHARED = ['entity_type:execution', 'notification_type:execution_status_changed'];
 
-interface Variant {
+export interface Variant {
   label: string;
   filters: FilterSpec;
   target?: number;
+  /** Handshakes (upgrade and subscribes) in flight at once per worker (default 100). */
+  concurrency?: number;
 }
 
-const ONE_FILTER: Variant = { label: 'one filter', filters: { kind: 'user', shared: [] }, target: 1.5 };
+export const ONE_FILTER: Variant = { label: 'one filter', filters: { kind: 'user', shared: [] }, target: 1.5 };
 const VARIANTS: Variant[] = [
   // Not a target: the cost of a connection itself, every one in the same set (one uWS topic).
   { label: 'one shared filter (all)', filters: { kind: 'all' } },
@@ -82,7 +84,7 @@ const SUBJECTS: [() => Promise<Subject>, Variant[]][] = [
   [() => startSocketIo(PEER_NODE_ARGS), [ONE_FILTER]],
 ];
 
-interface Sizes {
+export interface Sizes {
   warm: number;
   added: number;
   settleMs: number;
@@ -99,7 +101,7 @@ async function openLoad(subject: Subject, v: Variant, firstIndex: number, count:
     firstIndex,
     filters: v.filters,
     workers: Math.max(2, Math.ceil(count / MAX_PER_WORKER)),
-    concurrency: 100,
+    concurrency: v.concurrency ?? 100,
   });
   log(`${subject.name}, ${v.label}: ${r.ready} connections ready in ${r.ms} ms${r.failed ? `, ${r.failed} failed: ${r.errors.join('; ')}` : ''}`);
   if (r.ready === 0) {
@@ -109,7 +111,8 @@ async function openLoad(subject: Subject, v: Variant, firstIndex: number, count:
   return r;
 }
 
-async function measure(subject: Subject, v: Variant, sizes: Sizes, log: (m: string) => void): Promise<Measurement> {
+/** One variant's slope on a restarted server (scenario 3, and 3b with the same method). */
+export async function measure(subject: Subject, v: Variant, sizes: Sizes, log: (m: string) => void, scenario = ID): Promise<Measurement> {
   await subject.restartServer();
   const pid = subject.serverPid();
   const loads: LoadGen[] = [];
@@ -128,7 +131,7 @@ async function measure(subject: Subject, v: Variant, sizes: Sizes, log: (m: stri
     const isOurs = subject.name === 'notifier';
     const failed = warm.failed + added.failed;
     return {
-      scenario: ID,
+      scenario,
       subject: subject.name,
       metric: `RSS per idle connection, ${v.label}`,
       value: round(perConn),

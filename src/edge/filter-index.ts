@@ -10,24 +10,62 @@
  * topic `entity_type:T`, and a notification of type T is one native publish to N sockets, not N
  * publishes. (Interning whole sets as topics would make it N topics of one subscriber each.)
  *
+ * Topic names, linear in the filters (issue 13): topic 1 is the bare filter f1 (no exclusions:
+ * a single-filter connection costs one subscription to a shared topic, as cheap as it gets);
+ * topic i > 1 is `fi` + "\n" + the id of the prefix f1…f(i-1). Prefixes are interned in a trie
+ * (a node per distinct prefix: its last filter and its parent), so a prefix's id stands for its
+ * whole sequence: two topics are equal exactly when their filter and exclusion sets are. Ids are
+ * small integers in base 36, refcounted and reused once free, so every id is below the most
+ * prefixes ever alive at once (`prefixIdsPeak`, P): a topic is at most MAX_FILTER_LENGTH + 1 +
+ * ⌈log36 P⌉ characters (≤ 262 for 256-character filters while P stays under 60 million; a
+ * connection with n filters holds at most n − 1 prefixes of its own), and a connection's topic
+ * names total its filters' length plus at most 1 + ⌈log36 P⌉ characters per filter. (They
+ * used to be topic i = fi, f1, …, f(i-1) joined: 100 filters of 256 characters made 1.3 MB of
+ * names per connection, a topic of 25.7 KB.) Connections sharing a prefix share its node: the
+ * common `user:<i>` + two broad filters holds two nodes in all, not two per connection.
+ *
+ * The prefix ids are process-wide (every FilterIndex shares the trie), so that the topics of a
+ * held set can be derived from the set alone, statically (`FilterIndex.topicsOf`), as the edge
+ * does at unsubscribe and close time instead of storing them.
+ *
  * Publishing a notification: for each of its routing keys, the topics delivering through that key
- * whose exclusions (the filters before it) all miss. A topic without exclusions is the bare
- * filter string, so single-filter connections cost one subscription to a shared topic.
+ * whose exclusions (the prefix's filters, from the trie) all miss.
  *
  * Memory matters (one entry per distinct topic, often one per connection, e.g. `user:<id>`): a
  * key used by a single topic maps to that topic string directly rather than to a one-element Set;
- * a topic's exclusions are read from the topic string itself rather than kept in a map (that map
- * and its arrays cost a connection with three filters ~140 B); and broad filters, which many
- * connections share, are interned (`intern`).
+ * a topic's exclusions are read from the trie through the id in its name rather than kept in a
+ * map per topic; and broad filters, which many connections share, are interned (`intern`).
  */
 import { ALL, filterKind, type FilterKind } from '../protocol/filters.js';
 
 const SEPARATOR = '\n'; // filters never contain control characters (protocol/filters.parseFilter)
+const ID_RADIX = 36;
 /** Distinct broad filters interned at most (see FilterIndex.intern). */
 const MAX_INTERNED = 10_000;
 
 /** Broad kinds first: they are the ones many connections share. */
 const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
+
+/**
+ * A prefix f1…fk of some held set's canonical order, with a filter after it: the exclusions of
+ * that filter's topic. `refs` counts the held topics naming it (one per connection and topic)
+ * plus its children; at 0 it leaves the trie and its id is reused.
+ */
+interface Prefix {
+  readonly filter: string;
+  readonly parent: Prefix | undefined;
+  readonly id: number;
+  refs: number;
+  /** Longer prefixes: one directly (the usual case), or by their last filter. */
+  children: Prefix | Map<string, Prefix> | undefined;
+}
+
+/** Prefixes by id (undefined: free). Never shrinks: P slots, a few bytes each, after a burst. */
+const prefixes: (Prefix | undefined)[] = [];
+const freeIds: number[] = [];
+/** One-filter prefixes by their filter. */
+const roots = new Map<string, Prefix>();
+let prefixesInUse = 0;
 
 export class FilterIndex {
   /**
@@ -44,19 +82,55 @@ export class FilterIndex {
   private readonly out: string[] = [];
 
   /**
-   * The topics of a filter set (filters in any order; duplicates ignored), in canonical order.
-   * `all` matches everything, so a set containing it is just `all`.
+   * The topics of a filter set (filters in any order; duplicates ignored), in canonical order, as
+   * `acquire` returns them while some connection (of any FilterIndex) holds the set. `all`
+   * matches everything, so a set containing it is just `all`. Of a set nobody holds, the topics
+   * past a prefix nobody holds are names no connection has (releasing them does nothing).
    */
   static topicsOf(filters: Iterable<string>): string[] {
-    return topicsOfOrdered(ordered(filters));
+    const sorted = ordered(filters);
+    const topics = new Array<string>(sorted.length);
+    let prefix: Prefix | undefined;
+    let known = true;
+    for (let i = 0; i < sorted.length; i++) {
+      const filter = sorted[i] as string;
+      topics[i] = i === 0 ? filter : known && prefix !== undefined ? topicName(filter, prefix) : filter + SEPARATOR;
+      if (known && i < sorted.length - 1) {
+        prefix = childOf(prefix, filter);
+        known = prefix !== undefined;
+      }
+    }
+    return topics;
+  }
+
+  /** Prefix ids in use, process-wide (every FilterIndex's held sets). */
+  static get prefixesInUse(): number {
+    return prefixesInUse;
+  }
+
+  /** The most prefixes alive at once so far, process-wide: every prefix id is below it. */
+  static get prefixIdsPeak(): number {
+    return prefixes.length;
+  }
+
+  /** The same as the static `FilterIndex.topicsOf`. */
+  topicsOf(filters: Iterable<string>): string[] {
+    return FilterIndex.topicsOf(filters);
   }
 
   /** Registers one more connection with this filter set; returns the topics it must subscribe to. */
   acquire(filters: Iterable<string>): string[] {
     const sorted = ordered(filters);
-    const topics = topicsOfOrdered(sorted);
-    topics.forEach((topic, i) => {
+    const topics = new Array<string>(sorted.length);
+    let prefix: Prefix | undefined;
+    for (let i = 0; i < sorted.length; i++) {
       const filter = sorted[i] as string;
+      let topic = filter;
+      if (prefix !== undefined) {
+        topic = topicName(filter, prefix);
+        prefix.refs += 1;
+      }
+      topics[i] = topic;
       if (this.has(topic, filter)) {
         this.shared.set(topic, (this.shared.get(topic) ?? 1) + 1);
       } else {
@@ -64,7 +138,8 @@ export class FilterIndex {
         this.add(topic, filter);
         this.topicCount += 1;
       }
-    });
+      if (i < sorted.length - 1) prefix = childOf(prefix, filter) ?? newPrefix(prefix, filter);
+    }
     return topics;
   }
 
@@ -75,11 +150,13 @@ export class FilterIndex {
       if (refs !== undefined) {
         if (refs > 2) this.shared.set(topic, refs - 1);
         else this.shared.delete(topic);
-        continue;
+      } else {
+        if (!this.has(topic, filterOf(topic))) continue;
+        this.remove(topic);
+        this.topicCount -= 1;
       }
-      if (!this.has(topic, filterOf(topic))) continue;
-      this.remove(topic);
-      this.topicCount -= 1;
+      const prefix = prefixOf(topic);
+      if (prefix !== undefined) unref(prefix);
     }
   }
 
@@ -123,14 +200,9 @@ export class FilterIndex {
     return this.topicCount;
   }
 
-  /** Adds the topic unless one of its exclusions (the segments after its filter) matched. */
+  /** Adds the topic unless one of its exclusions (its prefix's filters) matched. */
   private consider(topic: string, out: string[]): void {
-    for (let at = topic.indexOf(SEPARATOR); at >= 0; ) {
-      const start = at + 1;
-      at = topic.indexOf(SEPARATOR, start);
-      const length = (at < 0 ? topic.length : at) - start;
-      for (const k of this.matched) if (k.length === length && topic.startsWith(k, start)) return;
-    }
+    for (let p = prefixOf(topic); p !== undefined; p = p.parent) if (this.matched.has(p.filter)) return;
     out.push(topic);
   }
 
@@ -160,6 +232,70 @@ export class FilterIndex {
   }
 }
 
+/** Topic of `filter` after `prefix`: one flat string (join), not a cons string of three parts. */
+function topicName(filter: string, prefix: Prefix): string {
+  return [filter, prefix.id.toString(ID_RADIX)].join(SEPARATOR);
+}
+
+/** The prefix a topic's name gives, if any (its id, read without slicing). */
+function prefixOf(topic: string): Prefix | undefined {
+  const at = topic.indexOf(SEPARATOR);
+  if (at < 0 || at === topic.length - 1) return undefined;
+  let id = 0;
+  for (let i = at + 1; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    id = id * ID_RADIX + (c <= 57 ? c - 48 : c - 87); // 0-9, a-z
+  }
+  return prefixes[id];
+}
+
+function childOf(prefix: Prefix | undefined, filter: string): Prefix | undefined {
+  if (prefix === undefined) return roots.get(filter);
+  const children = prefix.children;
+  if (children === undefined) return undefined;
+  if (children instanceof Map) return children.get(filter);
+  return children.filter === filter ? children : undefined;
+}
+
+/** A new prefix: `prefix` then `filter` (refs 0: the topic naming it counts next). */
+function newPrefix(parent: Prefix | undefined, filter: string): Prefix {
+  const id = freeIds.pop() ?? prefixes.length;
+  const node: Prefix = { filter, parent, id, refs: 0, children: undefined };
+  prefixes[id] = node;
+  prefixesInUse += 1;
+  if (parent === undefined) {
+    roots.set(filter, node);
+  } else {
+    parent.refs += 1;
+    const children = parent.children;
+    if (children === undefined) parent.children = node;
+    else if (children instanceof Map) children.set(filter, node);
+    else parent.children = new Map([[children.filter, children], [filter, node]]);
+  }
+  return node;
+}
+
+/** Drops one reference; a prefix left unreferenced leaves the trie (and may free its parent). */
+function unref(prefix: Prefix): void {
+  for (let p: Prefix | undefined = prefix; p !== undefined && --p.refs === 0; ) {
+    prefixes[p.id] = undefined;
+    freeIds.push(p.id);
+    prefixesInUse -= 1;
+    const parent: Prefix | undefined = p.parent;
+    if (parent === undefined) {
+      roots.delete(p.filter);
+    } else {
+      const children = parent.children;
+      if (children === p) parent.children = undefined;
+      else if (children instanceof Map) {
+        children.delete(p.filter);
+        if (children.size === 1) parent.children = children.values().next().value as Prefix;
+      }
+    }
+    p = parent;
+  }
+}
+
 /** The filter a topic delivers through (its first segment). */
 function filterOf(topic: string): string {
   const end = topic.indexOf(SEPARATOR);
@@ -170,11 +306,6 @@ function filterOf(topic: string): string {
 function ordered(filters: Iterable<string>): string[] {
   const set = new Set(filters);
   return set.has(ALL) ? [ALL] : [...set].sort(canonical);
-}
-
-/** Topic i: filter i, then the filters before it (the ones that must not match). */
-function topicsOfOrdered(sorted: readonly string[]): string[] {
-  return sorted.map((f, i) => (i === 0 ? f : [f, ...sorted.slice(0, i)].join(SEPARATOR)));
 }
 
 function canonical(a: string, b: string): number {

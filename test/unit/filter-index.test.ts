@@ -23,15 +23,21 @@ describe('FilterIndex', () => {
   });
 
   it('orders broad filters first, so they are shared topics without exclusions', () => {
-    expect(FilterIndex.topicsOf(['user:1', 'entity:execution:1', 'notification_type:x', 'entity_type:execution'])).toEqual([
-      'entity_type:execution',
-      'notification_type:x\nentity_type:execution',
-      'user:1\nentity_type:execution\nnotification_type:x',
-      'entity:execution:1\nentity_type:execution\nnotification_type:x\nuser:1',
-    ]);
+    const index = new FilterIndex();
+    const filters = ['user:1', 'entity:execution:1', 'notification_type:x', 'entity_type:execution'];
+    const topics = index.acquire(filters);
+    expect(FilterIndex.topicsOf(filters)).toEqual(topics);
+    expect(index.topicsOf(filters)).toEqual(topics);
+    // Topic 1 is the bare filter; topic i is filter i and the short id of the filters before it.
+    expect(topics[0]).toBe('entity_type:execution');
+    ['notification_type:x', 'user:1', 'entity:execution:1'].forEach((f, i) => {
+      expect(topics[i + 1]).toMatch(new RegExp(`^${f}\n[0-9a-z]{1,4}$`));
+    });
+    expect(new Set(topics).size).toBe(4);
     // A single filter is its own topic, and `all` makes every other filter redundant.
     expect(FilterIndex.topicsOf(['user:1'])).toEqual(['user:1']);
     expect(FilterIndex.topicsOf(['user:1', 'all', 'entity_type:execution'])).toEqual(['all']);
+    index.release(topics);
   });
 
   it('puts N clients with user:<i> + a shared entity_type on one shared topic for that type', () => {
@@ -40,7 +46,9 @@ describe('FilterIndex', () => {
     // One publish reaches all 100 (the user's own topic is excluded: the type already matched).
     expect(index.topicsFor(routingKeys({ ...execution, user_id: 7 }))).toEqual(['entity_type:execution']);
     // A notification of another type reaches only its user, through the user's own topic.
-    expect(index.topicsFor(routingKeys({ ...execution, entity_type: 'inquiry', user_id: 7 }))).toEqual(['user:7\nentity_type:execution']);
+    const own = index.topicsOf(['user:7', 'entity_type:execution'])[1];
+    expect(own).toMatch(/^user:7\n/);
+    expect(index.topicsFor(routingKeys({ ...execution, entity_type: 'inquiry', user_id: 7 }))).toEqual([own]);
     expect(index.size).toBe(101);
   });
 
@@ -73,7 +81,7 @@ describe('FilterIndex', () => {
     expect(index.size).toBe(0);
     const again = index.acquire(['user:456', 'entity_type:inquiry']);
     expect(again).toEqual(t);
-    expect(index.topicsFor(routingKeys(execution))).toEqual(['user:456\nentity_type:inquiry']);
+    expect(index.topicsFor(routingKeys(execution))).toEqual([again[1]]);
   });
 
   it('releasing one set leaves a set sharing a topic routable', () => {
