@@ -24,9 +24,8 @@
  * names per connection, a topic of 25.7 KB.) Connections sharing a prefix share its node: the
  * common `user:<i>` + two broad filters holds two nodes in all, not two per connection.
  *
- * The prefix ids are process-wide (every FilterIndex shares the trie), so that the topics of a
- * held set can be derived from the set alone, statically (`FilterIndex.topicsOf`), as the edge
- * does at unsubscribe and close time instead of storing them.
+ * The topics of a held set are derived from the set and the index (`topicsOf`), as the edge does
+ * at unsubscribe and close time instead of storing them.
  *
  * Publishing a notification: for each of its routing keys, the topics delivering through that key
  * whose exclusions (the prefix's filters, from the trie) all miss.
@@ -37,35 +36,13 @@
  * map per topic; and broad filters, which many connections share, are interned (`intern`).
  */
 import { ALL, filterKind, type FilterKind } from '../protocol/filters.js';
+import { PrefixTrie, SEPARATOR, type Prefix } from './prefix-trie.js';
 
-const SEPARATOR = '\n'; // filters never contain control characters (protocol/filters.parseFilter)
-const ID_RADIX = 36;
 /** Distinct broad filters interned at most (see FilterIndex.intern). */
 const MAX_INTERNED = 10_000;
 
 /** Broad kinds first: they are the ones many connections share. */
 const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
-
-/**
- * A prefix f1…fk of some held set's canonical order, with a filter after it: the exclusions of
- * that filter's topic. `refs` counts the held topics naming it (one per connection and topic)
- * plus its children; at 0 it leaves the trie and its id is reused.
- */
-interface Prefix {
-  readonly filter: string;
-  readonly parent: Prefix | undefined;
-  readonly id: number;
-  refs: number;
-  /** Longer prefixes: one directly (the usual case), or by their last filter. */
-  children: Prefix | Map<string, Prefix> | undefined;
-}
-
-/** Prefixes by id (undefined: free). Never shrinks: P slots, a few bytes each, after a burst. */
-const prefixes: (Prefix | undefined)[] = [];
-const freeIds: number[] = [];
-/** One-filter prefixes by their filter. */
-const roots = new Map<string, Prefix>();
-let prefixesInUse = 0;
 
 export class FilterIndex {
   /**
@@ -80,42 +57,39 @@ export class FilterIndex {
   private readonly interned = new Map<string, string>();
   private readonly matched = new Set<string>();
   private readonly out: string[] = [];
+  /** The prefixes of held sets (prefix-trie.ts): their ids name the topics past the first. */
+  private readonly prefixes = new PrefixTrie();
 
   /**
    * The topics of a filter set (filters in any order; duplicates ignored), in canonical order, as
-   * `acquire` returns them while some connection (of any FilterIndex) holds the set. `all`
-   * matches everything, so a set containing it is just `all`. Of a set nobody holds, the topics
-   * past a prefix nobody holds are names no connection has (releasing them does nothing).
+   * `acquire` returns them while some connection holds the set. `all` matches everything, so a
+   * set containing it is just `all`. Of a set nobody holds, the topics past a prefix nobody holds
+   * are names no connection has (releasing them does nothing).
    */
-  static topicsOf(filters: Iterable<string>): string[] {
+  topicsOf(filters: Iterable<string>): string[] {
     const sorted = ordered(filters);
     const topics = new Array<string>(sorted.length);
     let prefix: Prefix | undefined;
     let known = true;
     for (let i = 0; i < sorted.length; i++) {
       const filter = sorted[i] as string;
-      topics[i] = i === 0 ? filter : known && prefix !== undefined ? topicName(filter, prefix) : filter + SEPARATOR;
+      topics[i] = i === 0 ? filter : known && prefix !== undefined ? this.prefixes.topicName(filter, prefix) : filter + SEPARATOR;
       if (known && i < sorted.length - 1) {
-        prefix = childOf(prefix, filter);
+        prefix = this.prefixes.childOf(prefix, filter);
         known = prefix !== undefined;
       }
     }
     return topics;
   }
 
-  /** Prefix ids in use, process-wide (every FilterIndex's held sets). */
-  static get prefixesInUse(): number {
-    return prefixesInUse;
+  /** Prefix ids in use (this index's held sets). */
+  get prefixesInUse(): number {
+    return this.prefixes.inUse;
   }
 
-  /** The most prefixes alive at once so far, process-wide: every prefix id is below it. */
-  static get prefixIdsPeak(): number {
-    return prefixes.length;
-  }
-
-  /** The same as the static `FilterIndex.topicsOf`. */
-  topicsOf(filters: Iterable<string>): string[] {
-    return FilterIndex.topicsOf(filters);
+  /** The most prefixes alive at once so far: every prefix id is below it. */
+  get prefixIdsPeak(): number {
+    return this.prefixes.peak;
   }
 
   /** Registers one more connection with this filter set; returns the topics it must subscribe to. */
@@ -127,7 +101,7 @@ export class FilterIndex {
       const filter = sorted[i] as string;
       let topic = filter;
       if (prefix !== undefined) {
-        topic = topicName(filter, prefix);
+        topic = this.prefixes.topicName(filter, prefix);
         prefix.refs += 1;
       }
       topics[i] = topic;
@@ -138,7 +112,7 @@ export class FilterIndex {
         this.add(topic, filter);
         this.topicCount += 1;
       }
-      if (i < sorted.length - 1) prefix = childOf(prefix, filter) ?? newPrefix(prefix, filter);
+      if (i < sorted.length - 1) prefix = this.prefixes.childOf(prefix, filter) ?? this.prefixes.add(prefix, filter);
     }
     return topics;
   }
@@ -155,8 +129,8 @@ export class FilterIndex {
         this.remove(topic);
         this.topicCount -= 1;
       }
-      const prefix = prefixOf(topic);
-      if (prefix !== undefined) unref(prefix);
+      const prefix = this.prefixes.of(topic);
+      if (prefix !== undefined) this.prefixes.unref(prefix);
     }
   }
 
@@ -202,7 +176,7 @@ export class FilterIndex {
 
   /** Adds the topic unless one of its exclusions (its prefix's filters) matched. */
   private consider(topic: string, out: string[]): void {
-    for (let p = prefixOf(topic); p !== undefined; p = p.parent) if (this.matched.has(p.filter)) return;
+    for (let p = this.prefixes.of(topic); p !== undefined; p = p.parent) if (this.matched.has(p.filter)) return;
     out.push(topic);
   }
 
@@ -229,70 +203,6 @@ export class FilterIndex {
     }
     existing.delete(topic);
     if (existing.size === 1) this.byKey.set(filter, existing.values().next().value as string);
-  }
-}
-
-/** Topic of `filter` after `prefix`: one flat string (join), not a cons string of three parts. */
-function topicName(filter: string, prefix: Prefix): string {
-  return [filter, prefix.id.toString(ID_RADIX)].join(SEPARATOR);
-}
-
-/** The prefix a topic's name gives, if any (its id, read without slicing). */
-function prefixOf(topic: string): Prefix | undefined {
-  const at = topic.indexOf(SEPARATOR);
-  if (at < 0 || at === topic.length - 1) return undefined;
-  let id = 0;
-  for (let i = at + 1; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    id = id * ID_RADIX + (c <= 57 ? c - 48 : c - 87); // 0-9, a-z
-  }
-  return prefixes[id];
-}
-
-function childOf(prefix: Prefix | undefined, filter: string): Prefix | undefined {
-  if (prefix === undefined) return roots.get(filter);
-  const children = prefix.children;
-  if (children === undefined) return undefined;
-  if (children instanceof Map) return children.get(filter);
-  return children.filter === filter ? children : undefined;
-}
-
-/** A new prefix: `prefix` then `filter` (refs 0: the topic naming it counts next). */
-function newPrefix(parent: Prefix | undefined, filter: string): Prefix {
-  const id = freeIds.pop() ?? prefixes.length;
-  const node: Prefix = { filter, parent, id, refs: 0, children: undefined };
-  prefixes[id] = node;
-  prefixesInUse += 1;
-  if (parent === undefined) {
-    roots.set(filter, node);
-  } else {
-    parent.refs += 1;
-    const children = parent.children;
-    if (children === undefined) parent.children = node;
-    else if (children instanceof Map) children.set(filter, node);
-    else parent.children = new Map([[children.filter, children], [filter, node]]);
-  }
-  return node;
-}
-
-/** Drops one reference; a prefix left unreferenced leaves the trie (and may free its parent). */
-function unref(prefix: Prefix): void {
-  for (let p: Prefix | undefined = prefix; p !== undefined && --p.refs === 0; ) {
-    prefixes[p.id] = undefined;
-    freeIds.push(p.id);
-    prefixesInUse -= 1;
-    const parent: Prefix | undefined = p.parent;
-    if (parent === undefined) {
-      roots.delete(p.filter);
-    } else {
-      const children = parent.children;
-      if (children === p) parent.children = undefined;
-      else if (children instanceof Map) {
-        children.delete(p.filter);
-        if (children.size === 1) parent.children = children.values().next().value as Prefix;
-      }
-    }
-    p = parent;
   }
 }
 

@@ -81,7 +81,7 @@ export class Subscriptions {
 
   /** The topics a connection holds (in the index and in its transport). */
   private held(s: SessionState): readonly string[] {
-    return s.replaying || s.filters.length === 0 ? NO_TOPICS : FilterIndex.topicsOf(s.filters);
+    return s.replaying || s.filters.length === 0 ? NO_TOPICS : this.index.topicsOf(s.filters);
   }
 
   /**

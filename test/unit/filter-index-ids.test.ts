@@ -1,7 +1,7 @@
 /**
  * FilterIndex topic names (issue 13 §3): short prefix ids in place of concatenated filters.
  * Every test releases what it acquires, so the process-wide prefix ids this file's module holds
- * (vitest gives each file its own) are back to none after each: FilterIndex.prefixesInUse is
+ * (vitest gives each file its own) are back to none after each: index.prefixesInUse is
  * exact here.
  */
 import fc from 'fast-check';
@@ -16,7 +16,7 @@ const sum = (xs: readonly string[]): number => xs.reduce((n, s) => n + s.length,
 
 /**
  * The bound: a topic is its filter, or its filter + "\n" + an id below the most prefixes alive
- * at once so far (`peak`, FilterIndex.prefixIdsPeak), in base 36.
+ * at once so far (`peak`, index.prefixIdsPeak), in base 36.
  */
 function expectBounded(filters: readonly string[], topics: readonly string[], peak: number): void {
   const idChars = Math.max(1, Math.max(0, peak - 1).toString(36).length);
@@ -29,19 +29,19 @@ function expectBounded(filters: readonly string[], topics: readonly string[], pe
 
 describe('FilterIndex topic names', () => {
   it('100 filters of 256 characters: names linear in the filters, ids freed on release', () => {
-    expect(FilterIndex.prefixesInUse).toBe(0);
     const index = new FilterIndex();
+    expect(index.prefixesInUse).toBe(0);
     const sets = Array.from({ length: 20 }, (_v, i) => Array.from({ length: 100 }, (_w, j) => longEntity(`${i}-${j}`)));
     const held = sets.map((s) => index.acquire(s));
     // One prefix per filter but the last, per connection (none shared here).
-    expect(FilterIndex.prefixesInUse).toBe(20 * 99);
+    expect(index.prefixesInUse).toBe(20 * 99);
     for (const [i, topics] of held.entries()) {
       const filters = sets[i] as string[];
-      expect(FilterIndex.prefixIdsPeak).toBe(20 * 99);
-      expectBounded(filters, topics, FilterIndex.prefixIdsPeak);
+      expect(index.prefixIdsPeak).toBe(20 * 99);
+      expectBounded(filters, topics, index.prefixIdsPeak);
       // Was 1,297,750 characters with the longest topic 25,699; now the filters plus ≤ 4 each.
       expect(sum(topics)).toBeLessThanOrEqual(100 * 256 + 99 * 4);
-      expect(FilterIndex.topicsOf(filters)).toEqual(topics);
+      expect(index.topicsOf(filters)).toEqual(topics);
     }
     // Exactly the connection and filter a notification names, whichever of its 100 it is.
     for (const j of [0, 1, 50, 99]) {
@@ -51,26 +51,26 @@ describe('FilterIndex topic names', () => {
     }
     for (const topics of held) index.release(topics);
     expect(index.size).toBe(0);
-    expect(FilterIndex.prefixesInUse).toBe(0);
+    expect(index.prefixesInUse).toBe(0);
   });
 
   it('shares prefixes: user:<i> + two broad filters hold two prefixes in all, however many connections', () => {
     const index = new FilterIndex();
     const held = Array.from({ length: 1000 }, (_v, i) => index.acquire([`user:${i}`, 'entity_type:execution', 'notification_type:execution_status_changed']));
-    expect(FilterIndex.prefixesInUse).toBe(2);
+    expect(index.prefixesInUse).toBe(2);
     const own = held.map((t) => t[2] as string);
     // user:<i> + "\n" + an id below the 1,980 prefixes of the test before (3 base-36 digits).
     for (const [i, t] of own.entries()) expect(t).toMatch(new RegExp(`^user:${i}\\n[0-9a-z]{1,3}$`));
     expect(new Set(held.map((t) => t[1])).size).toBe(1);
     for (const t of held) index.release(t);
-    expect(FilterIndex.prefixesInUse).toBe(0);
+    expect(index.prefixesInUse).toBe(0);
   });
 
   it('a single filter is its bare topic and holds no prefix', () => {
     const index = new FilterIndex();
     const t = index.acquire(['user:1']);
     expect(t).toEqual(['user:1']);
-    expect(FilterIndex.prefixesInUse).toBe(0);
+    expect(index.prefixesInUse).toBe(0);
     index.release(t);
   });
 
@@ -88,21 +88,21 @@ describe('FilterIndex topic names', () => {
     // Releasing stale names again does nothing (they are b's now, but b holds them once).
     index.release(b);
     index.release(b);
-    expect(FilterIndex.prefixesInUse).toBe(0);
+    expect(index.prefixesInUse).toBe(0);
     expect(index.size).toBe(0);
   });
 
-  it('two indexes share prefix ids and count them separately', () => {
+  it('two indexes keep their own prefixes: the same set gets names of the same shape, each freed with its index', () => {
     const x = new FilterIndex();
     const y = new FilterIndex();
     const tx = x.acquire(['entity_type:a', 'user:1']);
     const ty = y.acquire(['user:1', 'entity_type:a']);
     expect(ty).toEqual(tx);
     x.release(tx);
-    expect(FilterIndex.prefixesInUse).toBe(1);
+    expect([x.prefixesInUse, y.prefixesInUse]).toEqual([0, 1]);
     expect(y.topicsFor(routingKeys({ notification_type: 'n', entity_type: 'z', entity_id: null, user_id: 1 }))).toEqual([ty[1]]);
     y.release(ty);
-    expect(FilterIndex.prefixesInUse).toBe(0);
+    expect(y.prefixesInUse).toBe(0);
   });
 });
 
@@ -139,18 +139,17 @@ describe('FilterIndex topic names (property)', () => {
         fc.array(notificationArb, { minLength: 1, maxLength: 10 }),
         fc.array(fc.nat(), { maxLength: 6 }),
         (connections, notifications, leaving) => {
-          // (Relative to the start: a failing run leaves its prefixes held while fast-check shrinks.)
-          const base = FilterIndex.prefixesInUse;
           const index = new FilterIndex();
+          const base = index.prefixesInUse;
           const held = connections.map((filters) => index.acquire(filters));
-          const peak = FilterIndex.prefixIdsPeak;
+          const peak = index.prefixIdsPeak;
           // At most n - 1 prefixes per connection with n distinct filters.
-          expect(FilterIndex.prefixesInUse - base).toBeLessThanOrEqual(connections.reduce((n, f) => n + new Set(f).size - 1, 0));
+          expect(index.prefixesInUse - base).toBeLessThanOrEqual(connections.reduce((n, f) => n + new Set(f).size - 1, 0));
           const gone = new Set(leaving.map((i) => i % connections.length));
           for (const i of gone) index.release(held[i] ?? []);
           connections.forEach((filters, i) => {
             expectBounded(filters, held[i] ?? [], peak);
-            if (!gone.has(i)) expect(FilterIndex.topicsOf(filters)).toEqual(held[i]);
+            if (!gone.has(i)) expect(index.topicsOf(filters)).toEqual(held[i]);
           });
           for (const n of notifications) {
             const keys = routingKeys(n);
@@ -165,7 +164,7 @@ describe('FilterIndex topic names (property)', () => {
             if (!gone.has(i)) index.release(topics);
           });
           expect(index.size).toBe(0);
-          expect(FilterIndex.prefixesInUse).toBe(base);
+          expect(index.prefixesInUse).toBe(base);
         },
       ),
       { numRuns: 200 },
@@ -175,8 +174,8 @@ describe('FilterIndex topic names (property)', () => {
   it('subscribing one filter at a time as the edge does keeps every name derivable and frees the old ones', () => {
     fc.assert(
       fc.property(fc.array(fc.array(filterArb, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 6 }), (connections) => {
-        const base = FilterIndex.prefixesInUse;
         const index = new FilterIndex();
+        const base = index.prefixesInUse;
         const held = connections.map(() => [] as readonly string[]);
         const current = connections.map(() => [] as string[]);
         // Round robin: connection c subscribes its next filter (edge: topicsHeld, acquire, release).
@@ -185,7 +184,7 @@ describe('FilterIndex topic names (property)', () => {
           connections.forEach((filters, c) => {
             const f = filters[step];
             if (f === undefined || current[c]?.includes(f)) return;
-            const before = FilterIndex.topicsOf(current[c] ?? []);
+            const before = index.topicsOf(current[c] ?? []);
             expect(before).toEqual(current[c]?.length ? held[c] : []);
             current[c] = [...(current[c] ?? []), f];
             held[c] = index.acquire(current[c] ?? []);
@@ -194,7 +193,7 @@ describe('FilterIndex topic names (property)', () => {
         }
         for (const t of held) index.release(t);
         expect(index.size).toBe(0);
-        expect(FilterIndex.prefixesInUse).toBe(base);
+        expect(index.prefixesInUse).toBe(base);
       }),
       { numRuns: 100 },
     );
