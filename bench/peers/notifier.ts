@@ -19,6 +19,9 @@ import { BENCH_CHANNEL, payloadOf, type Subject } from './subject.js';
 export interface NotifierOptions {
   /** Extra environment for the edge (e.g. limits). */
   edgeEnv?: Record<string, string>;
+  /** Another build's dist/cli.js, and the subject's name for it (baseline.ts). */
+  cli?: string;
+  name?: string;
 }
 
 const PROFILER = fileURLToPath(new URL('./cpu-prof.cjs', import.meta.url));
@@ -57,7 +60,7 @@ export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject
   // young generation.
   const extra = process.env['BENCH_EDGE_NODE_OPTIONS'] ?? '';
   if (extra.trim()) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} ${extra}`.trim();
-  const harness = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv });
+  const harness = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv, ...(opts.cli !== undefined && { cli: opts.cli }) });
   const producer = new pg.Client({ connectionString: harness.pg.url });
   producer.on('error', () => undefined);
   try {
@@ -71,7 +74,7 @@ export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject
   let lane: Promise<unknown> = Promise.resolve();
   return {
     harness,
-    name: 'notifier',
+    name: opts.name ?? 'notifier',
     mode: 'notifier',
     host: '127.0.0.1',
     port,

@@ -8,6 +8,7 @@
 import type { Measurement, Scenario } from '../lib/scenario.js';
 import { measureFanout, type FanoutOptions, type FanoutResult } from '../loadgen/fanout.js';
 import { round, rssPeak } from '../loadgen/measure.js';
+import { baselineNotifier } from '../peers/baseline.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
 import { startSocketIo } from '../peers/socketio-process.js';
@@ -118,6 +119,8 @@ export const broadcast: Scenario = {
     })) ctx.param?.(k, v);
     const raws = await fanoutTrials(startRawUws, o, trials);
     const ourss = await fanoutTrials(startNotifier, o, trials);
+    const baseline = baselineNotifier();
+    const bases = baseline ? await fanoutTrials(baseline, o, trials) : [];
     const raw = median(raws);
     const ours = median(ourss);
     const ratio = ours.deliveriesPerSec / raw.deliveriesPerSec;
@@ -150,6 +153,7 @@ export const broadcast: Scenario = {
     return [
       ...fanoutRows(ID, ours, { text: `≥ 0.8× raw uWS, ≥ ${SLOW_PEER_TARGET}× ${SLOW_PEERS.map(([n]) => n).join(' and ')}`, met }, trialsNote(ourss)),
       ...fanoutRows(ID, raw, undefined, trialsNote(raws)),
+      ...(bases.length > 0 ? baselineRows(median(bases), ours, trialsNote(bases)) : []),
       ...peerRows,
       { scenario: ID, subject: 'notifier', metric: 'ratio to raw uWS (medians)', value: round(ratio), unit: '×', target: '≥ 0.8', met: ratio >= 0.8 },
       ...peerRatios,
@@ -168,3 +172,12 @@ export const broadcast: Scenario = {
     ];
   },
 };
+
+/** The baseline commit's rows, and this checkout's deliveries/s as a ratio of its (medians). */
+function baselineRows(base: FanoutTrial, ours: FanoutTrial, note: string): Measurement[] {
+  const r = ours.deliveriesPerSec / base.deliveriesPerSec;
+  return [
+    ...fanoutRows(ID, base, undefined, note),
+    { scenario: ID, subject: 'notifier', metric: `ratio to ${base.subject} (medians)`, value: round(r), unit: '×', note: 'the same scenario, same run, on the baseline commit (BENCH_BASELINE)' },
+  ];
+}

@@ -16,6 +16,7 @@ import { round, rssKb } from '../loadgen/measure.js';
 import type { FilterSpec } from '../loadgen/messages.js';
 import { LoadGen, MAX_PER_WORKER } from '../loadgen/pool.js';
 import { sleep } from '../loadgen/producer.js';
+import { baselineNotifier } from '../peers/baseline.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
 import { startSocketIo } from '../peers/socketio-process.js';
@@ -76,10 +77,12 @@ const BREAKDOWN = [
   "With notifier's young generation but the code of 7a9d752, the slope was 1.56 / 2.48 KB. The `rest` row is what a full GC would free: forced at both readings (a test build with --expose-gc), the slope fell by about 0.5 KB per connection.",
 ].join('\n');
 
-/** Each subject with the variants it is measured with. */
+const baseline = baselineNotifier();
+/** Each subject with the variants it is measured with (the baseline's, when BENCH_BASELINE is set, like notifier's). */
 const SUBJECTS: [() => Promise<Subject>, Variant[]][] = [
   [() => startRawUws(PEER_NODE_ARGS), VARIANTS],
   [() => startNotifier(), VARIANTS],
+  ...(baseline ? [[baseline, VARIANTS] as [() => Promise<Subject>, Variant[]]] : []),
   [() => startWsIoredis(PEER_NODE_ARGS), [ONE_FILTER]],
   [() => startSocketIo(PEER_NODE_ARGS), [ONE_FILTER]],
 ];

@@ -59,6 +59,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   listenerEnv?: Record<string, string>;
   edgeEnv?: Record<string, string>;
+  /** The notifier to run: another build's dist/cli.js (the benchmarks' baseline); default this checkout's. */
+  cli?: string;
   /** Wait for a leader, every edge ready and seeing it, and HAProxy marking every edge UP (default true). */
   waitReady?: boolean;
 }
@@ -460,7 +462,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     };
     await pgStart();
     await withClient(`postgresql://postgres@127.0.0.1:${pgPort}/postgres`, (c) => c.query('CREATE DATABASE notifier'));
-    await run(process.execPath, [CLI, 'migrate'], {
+    await run(process.execPath, [opts.cli ?? CLI, 'migrate'], {
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DATABASE_URL: pgUrl, LOG_LEVEL: 'warn' },
       timeoutMs: 60_000,
     });
@@ -558,7 +560,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         proxies[index] = proxy;
         env['DATABASE_URL'] = proxyUrl(await proxy.listen(0));
       }
-      const p = spawnNotifier(['listener'], env);
+      const p = spawnNotifier(['listener'], env, opts.cli);
       allNotifiers.push(p);
       owned(p);
       listeners[index] = p;
@@ -588,7 +590,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const port = edgePorts[i];
       if (port === undefined) throw new Error(`no edge slot ${i} (the harness has ${nEdges})`);
       if (running(edges[i])) throw new Error(`edge ${i} (pid ${edges[i]?.pid}) is still running: kill it first (uWS binds with SO_REUSEPORT)`);
-      const p = spawnNotifier(['edge'], { ...edgeEnv, ...extraEnv, PORT: String(port) });
+      const p = spawnNotifier(['edge'], { ...edgeEnv, ...extraEnv, PORT: String(port) }, opts.cli);
       allNotifiers.push(p);
       owned(p);
       edges[i] = p;

@@ -99,8 +99,9 @@ export class NotifierProcess {
   }
 }
 
-export function spawnNotifier(args: string[], env: Record<string, string | undefined>): NotifierProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `cli`: another build's dist/cli.js (the benchmarks' baseline checkout). */
+export function spawnNotifier(args: string[], env: Record<string, string | undefined>, cli = CLI): NotifierProcess {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
