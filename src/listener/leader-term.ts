@@ -62,7 +62,7 @@ export class LeaderTerm {
     metrics.failovers.inc();
     logger.info({ event: 'leader:acquired', node: this.opts.nodeId }, 'became the leader');
 
-    const plain = new PlainNotifications(config, metrics);
+    const plain = new PlainNotifications(config, metrics, logger);
     const drainer = config.outboxEnabled
       ? new OutboxDrainer({
           session: { databaseUrl: config.databaseUrl, sessionTimeoutMs: config.pgSessionTimeoutMs, queryTimeoutMs: t },
@@ -79,7 +79,9 @@ export class LeaderTerm {
         return;
       }
       if (msg.channel === HANDOVER_CHANNEL) return; // still LISTENed from standby days
-      publisher.enqueue(plain.toItem(msg));
+      const item = plain.toItem(msg);
+      if (item === undefined) return;
+      publisher.enqueue(item);
       this.flow?.queued(publisher.queued);
     };
 

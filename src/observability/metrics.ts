@@ -55,6 +55,11 @@ export function createMetrics() {
       help: 'Plain notifications whose payload was not JSON (delivered as a string)',
       registers: r,
     }),
+    pgDropped: new Counter({
+      name: 'notifier_pg_payload_dropped_total',
+      help: 'Plain notifications that could not be made into a frame and were dropped (logged as listener:payload:dropped)',
+      registers: r,
+    }),
     listenPauses: new Counter({
       name: 'notifier_listener_read_pauses_total',
       help: 'Times the leader stopped reading its LISTEN socket because the bus fell behind (PostgreSQL queues meanwhile)',

@@ -25,9 +25,10 @@ export interface BuiltEnvelope {
   /** False when the payload text was not valid JSON and is delivered as a string. */
   payloadWasJson: boolean;
   /**
-   * The payload's own JSON text, when it can go into the frame as it is (valid JSON without raw
-   * newlines, which the bus uses as delimiters): no re-serialization, and numbers beyond 2^53
-   * reach clients with every digit.
+   * The payload's own JSON text, to go into the frame as it is: no re-serialization, and numbers
+   * beyond 2^53 reach clients with every digit. Raw newlines (the bus's delimiter) become spaces:
+   * in valid JSON a raw newline can only be whitespace between tokens, never inside a string.
+   * (Re-serializing instead overflowed the stack on a payload nested 10,000 deep.)
    */
   payloadJson?: string;
 }
@@ -47,7 +48,7 @@ export function envelopeFromText(channel: string, text: string, receivedAt: Date
     }
   }
   const built = { ...envelopeFromValue(channel, value, receivedAt), payloadWasJson };
-  if (payloadWasJson && text !== '' && !text.includes('\n')) built.payloadJson = text;
+  if (payloadWasJson && text !== '') built.payloadJson = text.includes('\n') ? text.replaceAll('\n', ' ') : text;
   return built;
 }
 

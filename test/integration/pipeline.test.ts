@@ -71,6 +71,32 @@ describe('pipeline', () => {
     expect(text).toMatchObject({ notification_type: 'inquiry_created', entity_type: null, entity_id: null, payload: 'not json at all' });
   });
 
+  it('hostile payloads: the listener keeps going and delivers every one, the valid ones around them in order (issue 14 §8)', async () => {
+    const c = await client('notification_type:enforcement_created');
+    const nonJsonBefore = (await metricValue(listenerHttp, 'notifier_pg_payload_not_json_total')) ?? 0;
+    const hostile = [
+      '{"entity_type": "x",', // invalid JSON
+      JSON.stringify({ pad: 'x'.repeat(7_900) }), // near NOTIFY's 8,000-byte limit
+      `${'['.repeat(1_950)}\n${'['.repeat(1_950)}${']'.repeat(3_900)}`, // nested 3,900 deep (NOTIFY's limit; 10,000 in the unit test), a raw newline
+      '{"s":"\\ud800","t":"a\\u0000b"}', // a lone surrogate and NUL, escaped
+      '{"entity_id": 123456789012345678901234567890}', // an integer past 2^53
+      '{"__proto__": {"polluted": true}}',
+    ];
+    const sent: string[] = [];
+    for (const [i, payload] of hostile.entries()) {
+      sent.push(JSON.stringify({ seq: i * 2 }));
+      sent.push(payload);
+    }
+    sent.push(JSON.stringify({ seq: 99 }));
+    for (const p of sent) await cluster.db.sql(`SELECT pg_notify('enforcement_created', $1)`, [p]);
+    const got = await c.waitForNotifications(sent.length, 15_000);
+    expect(got.filter((n) => typeof (n['payload'] as { seq?: unknown })?.seq === 'number').map((n) => (n['payload'] as { seq: number }).seq)).toEqual([0, 2, 4, 6, 8, 10, 99]);
+    expect(got[1]?.['payload']).toBe('{"entity_type": "x",');
+    expect(JSON.stringify(got[5]?.['payload'])).toHaveLength(7_800);
+    expect((await metricValue(listenerHttp, 'notifier_pg_payload_not_json_total')) ?? 0).toBe(nonJsonBefore + 1);
+    expect((await fetch(`${listenerHttp}/ready`)).status).toBe(200);
+  });
+
   it('publishes a table row through notifier.row_notify for INSERT, UPDATE and DELETE', async () => {
     await cluster.db.sql(`CREATE TABLE job (id bigserial PRIMARY KEY, user_id int, status text)`);
     await cluster.db.sql(
