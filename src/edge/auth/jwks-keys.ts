@@ -8,7 +8,8 @@
  *   verifying within `refreshMs` (plus one use) while the server answers.
  * - An unknown `kid` refetches (key rotation), but fetches are at least `cooldownMs` apart,
  *   counted from the last attempt, successful or not: a stream of tokens with made-up `kid`s, or
- *   a key server that is down, costs one request per cooldown, not one per token.
+ *   a key server that is down, costs one request per cooldown, not one per token. The cooldown
+  runs from the end of the last attempt.
  * - Each fetch gives up after `timeoutMs`, so an upgrade waits at most that long.
  *
  * Fetch failures are logged (`edge:jwks:fetch:error`) with the URL's password masked; tokens
@@ -72,6 +73,8 @@ export function createJwksKeys(url: string, opts: JwksOptions = {}): JwksKeys {
         'JWKS fetch failed; keeping the keys already fetched',
       );
       throw err;
+    } finally {
+      lastAttempt = Date.now(); // the cooldown runs from the end: a hanging server is not asked again at once
     }
   };
 
