@@ -2,6 +2,7 @@ import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, typ
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { jwtSettings } from '../../src/config/jwt-settings.js';
+import { MAX_CLAIM_ENTRIES } from '../../src/edge/auth/permissions-claim.js';
 import { createTokenVerifier, MAX_TOKEN_LENGTH, type TokenVerifier } from '../../src/edge/auth/token-verifier.js';
 
 const SECRET = 'test-secret-that-is-32-bytes-ok!';
@@ -132,6 +133,16 @@ describe('forged and broken tokens are rejected with the right reason', () => {
     expect(await hs.verify(await sign(secretKey, 'HS256', good, { sub: null }))).toMatchObject({ ok: false, reason: 'invalid' });
     expect(await hs.verify(await sign(secretKey, 'HS256', good, { sub: '' }))).toMatchObject({ ok: false, reason: 'invalid' });
     expect(await hs.verify(await sign(secretKey, 'HS256', good, { exp: null }))).toMatchObject({ ok: false, reason: 'invalid' });
+  });
+
+  it('a sub that is not a string', async () => {
+    const numeric = await new SignJWT({ sub: 42 } as unknown as JWTPayload).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1m').sign(secretKey);
+    expect(await hs.verify(numeric)).toMatchObject({ ok: false, reason: 'invalid' });
+  });
+
+  it('a claim with more entries than allowed', async () => {
+    const filters = Array.from({ length: MAX_CLAIM_ENTRIES + 1 }, (_, i) => `user:${i}`);
+    expect(await hs.verify(await sign(secretKey, 'HS256', { ...good, notifier: { filters } }))).toMatchObject({ ok: false, detail: 'claim' });
   });
 
   it('wrong or missing issuer and audience', async () => {
