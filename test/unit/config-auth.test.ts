@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type LoadOptions } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { configError } from '../helpers/config-error.js';
 import { authModeFor, inspectPublicKey, jwtSettings } from '../../src/config/jwt-settings.js';
 
 const SECRET = 's3cret-'.padEnd(32, 'x'); // 32 bytes
@@ -9,16 +10,6 @@ const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ecPem = ecKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const ecPrivatePem = ecKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const edPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-
-function configError(opts: LoadOptions): ConfigError {
-  try {
-    loadConfig(opts);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected loadConfig to throw a ConfigError');
-}
 
 /** The one problem of an env, which must name `name`. */
 function problem(env: Record<string, string>, name: string): string {
