@@ -17,7 +17,7 @@ interface KeyServer {
   /** JWKS requests answered (or hung) so far. */
   requests: number;
   keys: JWK[];
-  mode: 'ok' | 'hang' | 'error';
+  mode: 'ok' | 'hang' | 'error' | 'garbage';
   close(): Promise<void>;
   /** Listens again on the same port after close(). */
   reopen(): Promise<void>;
@@ -51,6 +51,7 @@ async function startKeyServer(keys: JWK[]): Promise<KeyServer> {
       ks.requests++;
       if (ks.mode === 'hang') return void hung.push(res);
       if (ks.mode === 'error') return void res.writeHead(503).end('down');
+      if (ks.mode === 'garbage') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: ks.keys }));
     });
   server = make();
@@ -180,6 +181,18 @@ describe('JWKS key source', () => {
     await until(() => logs.some((l) => l.includes('"status":503')));
     expect(ks.requests).toBe(2);
     expect(await v.verify(await token(rsa1))).toMatchObject({ ok: true });
+  });
+
+  it('a key server answering something else than a key set keeps the known keys, and says so', async () => {
+    const ks = await startKeyServer([rsa1.jwk]);
+    const v = await verifierFor(ks, { refreshMs: C });
+    await v.prefetch();
+    ks.mode = 'garbage';
+    await pastCooldown();
+    expect(await v.verify(await token(rsa1))).toMatchObject({ ok: true });
+    await until(() => logs.some((l) => l.includes('not a JSON Web Key Set')));
+    expect(await v.verify(await token(rsa1))).toMatchObject({ ok: true });
+    expect(await v.verify(await token(ec2))).toMatchObject({ ok: false, reason: 'invalid' });
   });
 
   it('a key removed from the set stops verifying after the refresh interval', async () => {

@@ -63,9 +63,18 @@ export function createJwksKeys(url: string, opts: JwksOptions = {}): JwksKeys {
     lastAttempt = now;
     try {
       const res = await fetch(href, init);
-      if (res.status === 200) lastSuccess = Date.now();
-      else opts.log?.warn({ event: 'edge:jwks:fetch:error', url: shownUrl, status: res.status }, 'JWKS fetch answered other than 200; keeping the keys already fetched');
-      return res;
+      if (res.status !== 200) {
+        opts.log?.warn({ event: 'edge:jwks:fetch:error', url: shownUrl, status: res.status }, 'JWKS fetch answered other than 200; keeping the keys already fetched');
+        return res;
+      }
+      // Read here so that a document that is no key set is logged too (jose would only refuse it).
+      const text = await res.text();
+      if (!isKeySet(text)) {
+        opts.log?.warn({ event: 'edge:jwks:fetch:error', url: shownUrl, error: 'not a JSON Web Key Set' }, 'JWKS fetch returned no key set; keeping the keys already fetched');
+      } else {
+        lastSuccess = Date.now();
+      }
+      return new Response(text, { status: 200 });
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
       opts.log?.warn(
@@ -107,6 +116,15 @@ export function createJwksKeys(url: string, opts: JwksOptions = {}): JwksKeys {
       return remote.jwks() !== undefined;
     },
   };
+}
+
+function isKeySet(text: string): boolean {
+  try {
+    const doc = JSON.parse(text) as { keys?: unknown } | null;
+    return typeof doc === 'object' && doc !== null && Array.isArray(doc.keys);
+  } catch {
+    return false;
+  }
 }
 
 /** An error's message and its cause's code (ECONNREFUSED…): no URL query, no token. */
