@@ -7,15 +7,15 @@
  *   in the background, and a failed refresh keeps the old keys. A key the issuer removed stops
  *   verifying within `refreshMs` (plus one use) while the server answers.
  * - An unknown `kid` refetches (key rotation), but fetches are at least `cooldownMs` apart,
- *   counted from the last attempt, successful or not: a stream of tokens with made-up `kid`s, or
- *   a key server that is down, costs one request per cooldown, not one per token. The cooldown
-  runs from the end of the last attempt.
+ *   counted from the end of the last attempt, successful or not: a stream of tokens with made-up
+ *   `kid`s, or a key server that is down or hangs, costs one request per cooldown, not one per
+ *   token. Concurrent misses share one fetch (jose).
  * - Each fetch gives up after `timeoutMs`, so an upgrade waits at most that long.
  *
  * Fetch failures are logged (`edge:jwks:fetch:error`) with the URL's password masked; tokens
  * never reach this module's logs.
  *
- * Imports: jose, util/, observability types.
+ * Imports: jose and util/ only.
  */
 import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import { maskUrl } from '../../util/mask-url.js';
