@@ -105,6 +105,11 @@ describe('auth settings: key sources', () => {
     expect(err.message).not.toContain('a-very-secret');
   });
 
+  it('masks a secret of the wrong type too (YAML, flags)', () => {
+    const err = configError({ env: {}, overrides: { auth: 'jwt', jwtSecret: 123456789 } });
+    expect(err.problems).toEqual([expect.stringMatching(/^jwtSecret \(command-line flag\): .*; got "\*\*\*"$/)]);
+  });
+
   it.each([
     ['an RSA key', rsaPem, ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']],
     ['a P-256 key', ecPem, ['ES256']],

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -166,6 +167,19 @@ describe('forged and broken tokens are rejected with the right reason', () => {
 
   it.each(['abc', 'a.b.c', 'a.b', '...', 'eyJ.eyJ.', '\u0000', 'Bearer x.y.z'])('garbage %j: invalid, never a throw', async (t) => {
     expect(await hs.verify(t)).toMatchObject({ ok: false, reason: 'invalid' });
+  });
+
+  it('any string, or three dot-separated base64url parts, is a result and never a throw', async () => {
+    const part = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')) });
+    const jsonPart = fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64url'));
+    const candidates = fc.oneof(fc.string(), fc.tuple(fc.oneof(part, jsonPart), fc.oneof(part, jsonPart), part).map((p) => p.join('.')));
+    await fc.assert(
+      fc.asyncProperty(candidates, async (t) => {
+        const r = await hs.verify(t);
+        expect(r.ok).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('an oversized token is refused before parsing', async () => {
