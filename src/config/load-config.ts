@@ -110,6 +110,9 @@ function describeIssues(
   });
 }
 
+/** Values quoted in an error: URLs without their password, never the JWT secret, no PEM text. */
 function maskSecrets(key: string, value: unknown): unknown {
-  return (key === 'databaseUrl' || key === 'redisUrl') && typeof value === 'string' ? maskUrl(value) : value;
+  if (key === 'jwtSecret') return '***';
+  if (key === 'jwtPublicKey') return typeof value === 'string' ? `(${value.length} characters)` : '***';
+  return (key === 'databaseUrl' || key === 'redisUrl' || key === 'jwksUrl') && typeof value === 'string' ? maskUrl(value) : value;
 }

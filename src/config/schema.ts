@@ -3,6 +3,7 @@
  * YAML files use the field names (camelCase); the environment uses the variable names. Env wins.
  */
 import { z } from 'zod';
+import { checkJwtSettings, inspectPublicKey, isJwtAlgorithm, JWT_ALGORITHMS, MIN_SECRET_BYTES, REGISTERED_CLAIMS } from './jwt-settings.js';
 
 export const DEFAULT_CHANNELS = [
   'execution_status_changed',
@@ -57,6 +58,36 @@ const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v 
 
 const optionalUrl = (protocols: string[]) => unsetIfEmpty(url(protocols));
 
+// JWT settings (issue 14). Messages never quote a secret; load-config masks the values too.
+const jwtSecret = z
+  .string()
+  .refine((s) => Buffer.byteLength(s) >= MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} bytes (HS256 needs a key as long as its hash)`);
+
+/** PEM text; an environment variable may carry it on one line with literal `\n` separators. */
+const jwtPublicKey = z.preprocess(
+  (v) => (typeof v === 'string' && !v.includes('\n') ? v.replaceAll('\\n', '\n') : v),
+  z.string().superRefine((pem, ctx) => {
+    const key = inspectPublicKey(pem);
+    if (!key.ok) ctx.addIssue({ code: 'custom', message: key.message });
+  }),
+);
+
+const jwtAlgorithm = z
+  .string()
+  .refine((s) => s.toLowerCase() !== 'none', 'alg "none" (unsigned tokens) is never accepted')
+  .refine((s) => s.toLowerCase() === 'none' || isJwtAlgorithm(s), `expected one of ${JWT_ALGORITHMS.join(', ')}`);
+
+const jwtAlgorithmList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(jwtAlgorithm).min(1, 'expected at least one algorithm'),
+);
+
+const jwtClaimName = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((s) => !REGISTERED_CLAIMS.includes(s), `must not be a registered claim (${REGISTERED_CLAIMS.join(', ')})`);
+
 export const configSchema = z
   .object({
     /** Unset: `start` runs an embedded PostgreSQL, `listener` and `migrate` use DEFAULT_DATABASE_URL. */
@@ -110,6 +141,18 @@ export const configSchema = z
     livePage: unsetIfEmpty(bool),
     /** POST /api/notify for the live page's test form: on by default for `start` only. */
     sendEndpoint: unsetIfEmpty(bool),
+
+    // Authentication (issue 14). No default for `auth`: each role decides (jwt-settings.ts authModeFor).
+    auth: unsetIfEmpty(z.enum(['jwt', 'none'])),
+    jwtSecret: unsetIfEmpty(jwtSecret),
+    jwtPublicKey: unsetIfEmpty(jwtPublicKey),
+    jwksUrl: optionalUrl(['https:', 'http:']),
+    /** Unset: every algorithm of the key source (jwt-settings.ts jwtSettings). */
+    jwtAlgorithms: unsetIfEmpty(jwtAlgorithmList),
+    jwtIssuer: unsetIfEmpty(z.string()),
+    jwtAudience: unsetIfEmpty(z.string()),
+    jwtClockToleranceSeconds: int(0, 600).default(5),
+    jwtClaim: jwtClaimName.default('notifier'),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -134,6 +177,7 @@ export const configSchema = z
         message: `must be below pgSessionTimeoutMs (${c.pgSessionTimeoutMs}), or PostgreSQL ends the idle leader session`,
       });
     }
+    checkJwtSettings(c, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
   });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -188,4 +232,13 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   embeddedPgPort: 'NOTIFIER_EMBEDDED_PG_PORT',
   livePage: 'NOTIFIER_LIVE_PAGE',
   sendEndpoint: 'NOTIFIER_SEND_ENDPOINT',
+  auth: 'NOTIFIER_AUTH',
+  jwtSecret: 'NOTIFIER_JWT_SECRET',
+  jwtPublicKey: 'NOTIFIER_JWT_PUBLIC_KEY',
+  jwksUrl: 'NOTIFIER_JWKS_URL',
+  jwtAlgorithms: 'NOTIFIER_JWT_ALGORITHMS',
+  jwtIssuer: 'NOTIFIER_JWT_ISSUER',
+  jwtAudience: 'NOTIFIER_JWT_AUDIENCE',
+  jwtClockToleranceSeconds: 'NOTIFIER_JWT_CLOCK_TOLERANCE_SECONDS',
+  jwtClaim: 'NOTIFIER_JWT_CLAIM',
 };

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type LoadOptions } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { configError } from '../helpers/config-error.js';
 import { DEFAULT_CHANNELS, DEFAULT_DATABASE_URL, ENV_NAMES, configSchema, withDefaultDatabase } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'notifier-config-test-'));
@@ -13,17 +14,6 @@ function yamlFile(text: string): string {
   const file = join(dir, `config-${++fileCount}.yaml`);
   writeFileSync(file, text);
   return file;
-}
-
-/** Loads expecting failure; returns the ConfigError. */
-function configError(opts: LoadOptions): ConfigError {
-  try {
-    loadConfig(opts);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected loadConfig to throw a ConfigError');
 }
 
 describe('loadConfig: defaults', () => {
