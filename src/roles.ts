@@ -37,6 +37,16 @@ export async function startRole(role: RoleName, config: Config, logger: Logger, 
         'Set REDIS_URL (e.g. redis://localhost:6379), or run `notifier start` for a single process without Redis.',
     ]);
   }
+  if (role !== 'listener' && config.auth === 'jwt') {
+    // The settings are validated (config/jwt-settings.ts) and the verifier exists (edge/auth/), but
+    // no upgrade checks a token yet (issue 14): serving clients as if they did would be worse
+    // than refusing.
+    throw new ConfigError([
+      `NOTIFIER_AUTH=jwt: this version of \`notifier ${role}\` does not verify tokens yet, so it refuses to start rather than ` +
+        'let clients in unchecked. Leave NOTIFIER_AUTH unset (or none), and keep the edge away from untrusted clients ' +
+        '(behind an authenticating proxy, or on a private network).',
+    ]);
+  }
   // Only `start` embeds a PostgreSQL, and only without DATABASE_URL.
   const embedded = role === 'start' && config.databaseUrl === undefined ? await startEmbeddedPostgres(config, logger, signal) : undefined;
   if (embedded) config = { ...config, databaseUrl: embedded.databaseUrl };

@@ -27,4 +27,12 @@ describe('notifier with invalid JWT settings', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/jwtAudience \/ NOTIFIER_JWT_AUDIENCE: required with NOTIFIER_JWKS_URL/);
   });
+
+  it.each(['start', 'edge'])('valid JWT settings: `notifier %s` still exits 2, because no upgrade verifies a token yet', (role) => {
+    const secret = 'a-valid-secret-of-more-than-32-bytes-hunter2';
+    const r = run([role], { REDIS_URL: 'redis://127.0.0.1:1', NOTIFIER_AUTH: 'jwt', NOTIFIER_JWT_SECRET: secret });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`NOTIFIER_AUTH=jwt: this version of \`notifier ${role}\` does not verify tokens yet, so it refuses to start`);
+    expect(r.stderr + r.stdout).not.toContain('hunter2');
+  });
 });
