@@ -135,6 +135,11 @@ export class Edge {
     this.listenSocket = listening.socket;
     this.boundPort = listening.port;
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
+    // Until tokens are verified on upgrade (issue 14), every edge is anonymous: say so where operators look.
+    logger.warn(
+      { event: 'edge:auth:off', auth: 'none' },
+      'authentication is off (NOTIFIER_AUTH=none): any client that reaches this port may subscribe to any filter, `all` included',
+    );
     if (this.opts.livePage) {
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host}:${this.boundPort}/`;
@@ -169,6 +174,7 @@ export class Edge {
       total_subscriptions: this.subscriptions.count,
       filter_sets: this.index.size,
       node: this.nodeId,
+      auth: 'none',
       ready: this.processReady(),
       bus_subscribed: this.feed.isSubscribed,
       backfilling: this.feed.isBackfilling,

@@ -31,7 +31,7 @@ export function embeddedBanner(b: BannerInput): string {
     `  DATABASE_URL  ${b.databaseUrl}`,
     '                (applications send their notifications to this database)',
     ...(b.livePage ? [`  Live page     http://localhost:${b.edgePort}/`] : []),
-    `  WebSocket     ws://localhost:${b.edgePort}/ws`,
+    `  WebSocket     ws://localhost:${b.edgePort}/ws  (no authentication: NOTIFIER_AUTH=none)`,
     '',
     '  Send a test notification from another terminal, in this directory:',
     `    ${env}npx notifier notify ${EXAMPLE_CHANNEL} '${EXAMPLE_PAYLOAD}'`,

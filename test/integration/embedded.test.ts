@@ -161,6 +161,7 @@ describe('notifier start without DATABASE_URL', () => {
     expect(databaseUrl).toMatch(/^postgresql:\/\/postgres:[\w-]+@127\.0\.0\.1:\d+\/postgres$/);
     expect(Number(new URL(databaseUrl).port)).not.toBe(5432);
     expect(banner).toContain(`Live page     http://localhost:${port}/`);
+    expect(banner).toContain(`WebSocket     ws://localhost:${port}/ws  (no authentication: NOTIFIER_AUTH=none)`);
     expect(banner).toContain(`npx notifier notify execution_status_changed '{"entity_type":"execution","entity_id":123}'`);
     expect(banner.match(/DATABASE_URL {2}/g)).toHaveLength(1);
 
