@@ -44,7 +44,10 @@ export class Resumes {
 
   constructor(private readonly opts: ResumesOptions) {}
 
-  /** Replays since `offset` then goes live, or resets. The connection's filters are set and it is replaying. */
+  /**
+   * Replays since `offset` then goes live, or resets. The caller has set the connection's filters
+   * and marked it replaying (session.ts: before the filters change, so it joins no topic meanwhile).
+   */
   start<C>(t: Transport<C>, c: C, epoch: string, offset: string): void {
     const { feed, history, subscriptions, metrics, logger, maxBuffered } = this.opts;
     if (feed.epoch === undefined || epoch !== feed.epoch) {
@@ -52,7 +55,6 @@ export class Resumes {
       return;
     }
     const s = t.state(c);
-    s.replaying = true;
     replay(
       { readAfter: (after, count) => history.readAfter(after, count), liveOffset: () => feed.lastOffset },
       {
