@@ -9,6 +9,8 @@ import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import { ConfigError } from './config/load-config.js';
 import { withDefaultDatabase, type Config, type DatabaseConfig } from './config/schema.js';
+import { authModeFor } from './config/jwt-settings.js';
+import { createEdgeAuthenticator } from './edge/auth/edge-authenticator.js';
 import { Edge } from './edge/edge.js';
 import { liveFeatures } from './live-features.js';
 import { embeddedBanner } from './embedded/banner.js';
@@ -37,14 +39,10 @@ export async function startRole(role: RoleName, config: Config, logger: Logger, 
         'Set REDIS_URL (e.g. redis://localhost:6379), or run `notifier start` for a single process without Redis.',
     ]);
   }
-  if (role !== 'listener' && config.auth === 'jwt') {
-    // The settings are validated (config/jwt-settings.ts) and the verifier exists (edge/auth/), but
-    // no upgrade checks a token yet (issue 14): serving clients as if they did would be worse
-    // than refusing.
+  if (role === 'edge' && authModeFor('edge', config) === undefined) {
     throw new ConfigError([
-      `NOTIFIER_AUTH=jwt: this version of \`notifier ${role}\` does not verify tokens yet, so it refuses to start rather than ` +
-        'let clients in unchecked. Leave NOTIFIER_AUTH unset (or none), and keep the edge away from untrusted clients ' +
-        '(behind an authenticating proxy, or on a private network).',
+      'NOTIFIER_AUTH is required for `notifier edge`: set NOTIFIER_AUTH=jwt (clients present a token; see README "Authentication and permissions") ' +
+        'or NOTIFIER_AUTH=none (anonymous clients may subscribe to any filter, `all` included: only behind an authenticating proxy or on a private network).',
     ]);
   }
   // Only `start` embeds a PostgreSQL, and only without DATABASE_URL.
@@ -117,7 +115,8 @@ async function startListenerOnly(config: DatabaseConfig, bus: Bus, logger: Logge
 
 async function startEdgeOnly(config: Config, bus: Bus, logger: Logger, metrics: Metrics): Promise<RunningRole> {
   const live = liveFeatures('edge', config);
-  const edge = new Edge({ config, bus, logger, metrics, ...live.edge });
+  const authenticator = await createEdgeAuthenticator(config, logger);
+  const edge = new Edge({ config, bus, logger, metrics, authenticator, ...live.edge });
   metrics.setReadiness(() => edge.isReady());
   await edge.start();
   return {
@@ -137,7 +136,8 @@ async function startStandalone(config: DatabaseConfig, bus: Bus, logger: Logger,
   // One process, one readiness: its /ready, /stats and notifier_ready all answer this (called
   // only once both parts exist: by requests and scrapes).
   const ready = (): boolean => edge.isReady() && listener.isReady();
-  const edge = new Edge({ config, bus, logger, metrics, stats: () => ({ listener_role: listener.role }), ready, ...live.edge });
+  const authenticator = await createEdgeAuthenticator(config, logger);
+  const edge = new Edge({ config, bus, logger, metrics, authenticator, stats: () => ({ listener_role: listener.role }), ready, ...live.edge });
   metrics.setReadiness(ready);
   await edge.start();
   listener.start();

@@ -3,6 +3,8 @@
  * YAML files use the field names (camelCase); the environment uses the variable names. Env wins.
  */
 import { z } from 'zod';
+import { compileRoles } from '../protocol/permissions.js';
+import { parseCidr } from '../util/cidr.js';
 import { checkJwtSettings, inspectPublicKey, isJwtAlgorithm, JWT_ALGORITHMS, MIN_SECRET_BYTES, REGISTERED_CLAIMS } from './jwt-settings.js';
 
 export const DEFAULT_CHANNELS = [
@@ -88,6 +90,52 @@ const jwtClaimName = z
   .max(256)
   .refine((s) => !REGISTERED_CLAIMS.includes(s), `must not be a registered claim (${REGISTERED_CLAIMS.join(', ')})`);
 
+/** A comma-separated list (environment) or a YAML list. */
+const list = <T extends z.ZodType>(item: T, max = 1000) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v), z.array(item).max(max));
+
+/** `authRoles`: role → permissions (protocol/permissions.ts checks each); NOTIFIER_AUTH_ROLES carries it as JSON. */
+const authRoles = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  },
+  z
+    .record(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'role names are 1–64 characters of A–Z a–z 0–9 _ . : -'), z.array(z.string()).max(1000), {
+      error: 'expected a map of role names to lists of permissions, e.g. {"operator": ["all"], "viewer": ["entity_type:*"]} (JSON in NOTIFIER_AUTH_ROLES)',
+    })
+    .superRefine((roles, ctx) => {
+      const compiled = compileRoles(roles);
+      if (!compiled.ok) for (const message of compiled.errors) ctx.addIssue({ code: 'custom', message });
+    }),
+);
+
+/** A field of a notification that scopes it (tenant_id): looked up at the envelope's top level, then in its payload. */
+const scopeField = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a field name: a letter or _, then letters, digits or _ (at most 64)');
+
+/** An exact origin (scheme://host[:port], as browsers send it) or `*`. */
+const origin = z.string().refine((s) => {
+  if (s === '*') return true;
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s;
+  } catch {
+    return false;
+  }
+}, 'expected an exact origin such as https://app.example.com (scheme, host and port if not the default; no path, no trailing slash) or *');
+
+/** An IPv4 or IPv6 address or CIDR block (10.0.0.0/8, ::1, fd00::/8). */
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8');
+
+/** A host name as a Host header carries it, without the port (localhost, 127.0.0.1, [::1], notifier.example.com). */
+const hostName = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})$/, 'expected a host name without a port, e.g. localhost, 127.0.0.1, [::1] or notifier.example.com');
+
+export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
 export const configSchema = z
   .object({
     /** Unset: `start` runs an embedded PostgreSQL, `listener` and `migrate` use DEFAULT_DATABASE_URL. */
@@ -153,6 +201,27 @@ export const configSchema = z
     jwtAudience: unsetIfEmpty(z.string()),
     jwtClockToleranceSeconds: int(0, 600).default(5),
     jwtClaim: jwtClaimName.default('notifier'),
+    authRoles: authRoles.default({}),
+    /** Notification fields that scope delivery (issue 14 §4): a scoped token gets only notifications with its values. */
+    scopeFields: list(scopeField, 16).default([]),
+
+    // Limits at the door (issue 14 §6). 0 = no limit.
+    /** Unset: same-origin only (the Origin's host is the request's Host). `*`: any origin. No Origin header: allowed. */
+    allowedOrigins: unsetIfEmpty(list(origin)),
+    maxConnectionsPerIp: int(0, 10_000_000).default(0),
+    maxConnectionsPerUser: int(0, 10_000_000).default(0),
+    /** Upgrades per second from one client address (a burst of this many, refilled each second). */
+    maxUpgradesPerIpPerSecond: int(0, 1_000_000).default(0),
+    /** Peers whose X-Forwarded-For (or PROXY protocol header) names the client: the load balancers. */
+    trustedProxies: list(cidr).default([]),
+    /** Host header values POST /api/notify and the live page answer (DNS rebinding). */
+    allowedHosts: list(hostName).default(DEFAULT_ALLOWED_HOSTS),
+    /** Serve /metrics and /stats on this port only (not on PORT). */
+    metricsPort: unsetIfEmpty(int(1, 65535)),
+    /** Require `Authorization: Bearer <token>` for /metrics and /stats. */
+    metricsToken: unsetIfEmpty(z.string().min(16, 'must be at least 16 characters')),
+    /** Resume replays one edge runs at once; more wait for a slot. */
+    maxConcurrentReplays: int(1, 100_000).default(64),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -241,4 +310,15 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   jwtAudience: 'NOTIFIER_JWT_AUDIENCE',
   jwtClockToleranceSeconds: 'NOTIFIER_JWT_CLOCK_TOLERANCE_SECONDS',
   jwtClaim: 'NOTIFIER_JWT_CLAIM',
+  authRoles: 'NOTIFIER_AUTH_ROLES',
+  scopeFields: 'NOTIFIER_SCOPE_FIELDS',
+  allowedOrigins: 'NOTIFIER_ALLOWED_ORIGINS',
+  maxConnectionsPerIp: 'NOTIFIER_MAX_CONNECTIONS_PER_IP',
+  maxConnectionsPerUser: 'NOTIFIER_MAX_CONNECTIONS_PER_USER',
+  maxUpgradesPerIpPerSecond: 'NOTIFIER_MAX_UPGRADES_PER_IP_PER_SECOND',
+  trustedProxies: 'NOTIFIER_TRUSTED_PROXIES',
+  allowedHosts: 'NOTIFIER_ALLOWED_HOSTS',
+  metricsPort: 'NOTIFIER_METRICS_PORT',
+  metricsToken: 'NOTIFIER_METRICS_TOKEN',
+  maxConcurrentReplays: 'NOTIFIER_MAX_CONCURRENT_REPLAYS',
 };

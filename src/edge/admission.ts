@@ -2,21 +2,35 @@
  * Admission: whether a new connection may open, decided before the WebSocket upgrade (and, with
  * SSE, before its stream starts), so a refused client gets a plain HTTP answer and never a socket.
  *
- * Refused today: a draining edge, an edge that does not yet know its position on the bus (it
- * could not serve a resume exactly), and an edge at its connection limit. Where later checks go:
- * the token (verified here, from the request's headers, before the socket opens), the origin
- * allow-list and per-IP limits — each one more step of `decide`, given the request's headers and
- * remote address.
+ * `decide` runs first, synchronously, on what the request says (its headers and address, read
+ * before any await): a draining edge, an edge that does not yet know its position on the bus
+ * (it could not serve a resume exactly), an edge at its connection limit. The token is verified
+ * next (ws-transport.ts, auth/authenticator.ts); `decideUser` then runs on the verified peer,
+ * and `decide` runs again, since time passed while the token was checked.
+ * `opened` and `closed` count each open connection of a peer.
  *
- * May import config and observability types; nothing else of the edge.
+ * May import config and observability types and the transport contract; nothing else of the edge.
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Peer } from './transport.js';
 
 /** A refused connection: the HTTP status and JSON body it is answered with. */
 export interface Refusal {
   status: string;
   error: string;
+  /** For 401: missing, invalid or expired. */
+  reason?: string;
+}
+
+/** What admission reads of an upgrade request, all of it taken before any await. */
+export interface UpgradeRequest {
+  /** The client's address: the socket's, or as a trusted proxy gave it (client-address.ts). */
+  ip: string;
+  /** The `origin` header ('' when absent). */
+  origin: string;
+  /** The `host` header ('' when absent). */
+  host: string;
 }
 
 /** The edge's state that admission reads. */
@@ -37,8 +51,8 @@ export class Admission {
     private readonly state: AdmissionState,
   ) {}
 
-  /** undefined: admit. Counts each refusal by reason. */
-  decide(): Refusal | undefined {
+  /** undefined: admit (so far). Counts each refusal by reason. */
+  decide(_request: UpgradeRequest): Refusal | undefined {
     const { state } = this;
     if (state.draining()) return this.refuse('draining', 'edge is shutting down; reconnect to another edge');
     // Until the edge knows its position in the stream it cannot replay exactly for resume.
@@ -46,6 +60,17 @@ export class Admission {
     if (state.connections() >= this.config.maxConnections) return this.refuse('max_connections', 'edge is at its connection limit; retry later');
     return undefined;
   }
+
+  /** After the token: limits that depend on who the client is. */
+  decideUser(_peer: Peer): Refusal | undefined {
+    return undefined;
+  }
+
+  /** A connection of this peer opened. */
+  opened(_peer: Peer): void {}
+
+  /** A connection of this peer closed (its peer as it was at open). */
+  closed(_peer: Peer): void {}
 
   private refuse(reason: string, error: string): Refusal {
     this.metrics.rejectedConnections.inc({ reason });

@@ -5,6 +5,9 @@
  * JSON work and no JavaScript loop per recipient: uWS's native publish does the fan-out
  * (DESIGN §5, §11 "Where fan-out time goes").
  *
+ * Tenant scopes (scoped-indexes.ts): a notification also goes to its scope's index's topics; its
+ * scope key is read from the frame once, and only while some scoped connection is subscribed.
+ *
  * Where later features go: SSE subscribers are a second `TopicPublisher`; server-side payload
  * predicates filter per topic here, before the publish.
  *
@@ -13,8 +16,9 @@
 import type { BusNotification } from '../bus/bus.js';
 import { LabelFolder } from '../observability/label-folder.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { FilterIndex } from './filter-index.js';
+import { frameScopeKey } from '../protocol/scope.js';
 import type { HistoryReads } from './history-reads.js';
+import type { ScopedIndexes } from './scoped-indexes.js';
 import type { Uws } from './uws.js';
 
 /** What delivery needs from a transport's fan-out: uWS's app (native publish) for WebSocket. */
@@ -22,7 +26,9 @@ export type TopicPublisher = Pick<Uws.TemplatedApp, 'publish' | 'numSubscribers'
 
 export interface DeliveryOptions {
   publisher: TopicPublisher;
-  index: FilterIndex;
+  indexes: ScopedIndexes;
+  /** NOTIFIER_SCOPE_FIELDS: a notification's scope key is read (once) only while scoped connections exist. */
+  scopeFields: readonly string[];
   history: HistoryReads;
   metrics: Metrics;
   /** The configured channels: other notification types share the metric label `other`. */
@@ -45,19 +51,34 @@ export class Delivery {
 
   deliver(n: BusNotification): void {
     this.opts.history.remember(n);
-    const { index, publisher } = this.opts;
-    const topics = index.topicsFor(n.keys);
-    if (topics.length === 0) return;
-    const frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
+    const { indexes, scopeFields } = this.opts;
+    let frame: Buffer | undefined;
     let recipients = 0;
-    for (const topic of topics) {
-      recipients += publisher.numSubscribers(topic);
-      publisher.publish(topic, frame, false, false);
+    const topics = indexes.unscoped.topicsFor(n.keys);
+    if (topics.length > 0) {
+      frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
+      recipients += this.publish(topics, frame);
+    }
+    if (indexes.scopes > 0) {
+      const scope = frameScopeKey(scopeFields, n.frame);
+      const scoped = scope === undefined ? undefined : indexes.find(scope);
+      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), frame ?? (typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame));
     }
     if (recipients > 0) {
       const byType = this.byType.for(n.notificationType);
       byType.delivered.inc(recipients);
       byType.latency.observe(Math.max(0, Date.now() - n.sourceTime) / 1000);
     }
+  }
+
+  /** One native publish per topic; returns the recipients. `topics` is an index's reused array: used before the next topicsFor. */
+  private publish(topics: readonly string[], frame: Buffer): number {
+    const { publisher } = this.opts;
+    let recipients = 0;
+    for (const topic of topics) {
+      recipients += publisher.numSubscribers(topic);
+      publisher.publish(topic, frame, false, false);
+    }
+    return recipients;
   }
 }

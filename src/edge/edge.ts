@@ -23,11 +23,13 @@ import type { Metrics } from '../observability/metrics.js';
 import { Admission } from './admission.js';
 import { BusFeed } from './bus-feed.js';
 import { Delivery } from './delivery.js';
-import { FilterIndex } from './filter-index.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { socketAddress } from './client-address.js';
 import { HistoryReads } from './history-reads.js';
 import { addHttpRoutes } from './http-routes.js';
 import { Lifecycle } from './lifecycle.js';
 import { Resumes } from './resume.js';
+import { ScopedIndexes } from './scoped-indexes.js';
 import type { SendFn } from './send-endpoint.js';
 import { Sessions } from './session.js';
 import { Subscriptions } from './subscriptions.js';
@@ -45,6 +47,8 @@ export interface EdgeOptions {
   livePage?: boolean;
   /** Serves POST /api/notify with this sender (the live page's test form). Absent: no endpoint. */
   send?: SendFn;
+  /** NOTIFIER_AUTH=jwt (auth/edge-authenticator.ts): tokens verified at upgrade and refresh. Absent: anonymous clients. */
+  authenticator?: Authenticator | undefined;
   /** POST /api/notify answers only clients on this machine (loopback). */
   sendLoopbackOnly?: boolean;
   /**
@@ -58,7 +62,7 @@ export class Edge {
   readonly nodeId = randomUUID().slice(0, 8);
   private readonly uws: typeof Uws;
   private readonly app: Uws.TemplatedApp;
-  private readonly index = new FilterIndex();
+  private readonly indexes = new ScopedIndexes();
   private readonly subscriptions: Subscriptions;
   private readonly connections = new WsConnections();
   private readonly feed: BusFeed;
@@ -75,25 +79,59 @@ export class Edge {
     }
     this.app = uws.App();
     const history = new HistoryReads(bus, metrics, config.replayCacheBytes);
-    const delivery = new Delivery({ publisher: this.app, index: this.index, history, metrics, channels: config.channels });
+    const delivery = new Delivery({ publisher: this.app, indexes: this.indexes, scopeFields: config.scopeFields, history, metrics, channels: config.channels });
     this.feed = new BusFeed({ bus, config, logger, metrics, deliver: (n) => delivery.deliver(n), resync: () => this.lifecycle.resync() });
-    this.subscriptions = new Subscriptions(this.index, metrics, config.maxSubscriptions);
+    this.subscriptions = new Subscriptions(this.indexes, metrics, config.maxSubscriptions);
     const resumes = new Resumes({
       feed: this.feed,
+      scopeFields: config.scopeFields,
       history,
       subscriptions: this.subscriptions,
       metrics,
       logger,
       maxBuffered: Math.floor(config.maxBackpressureBytes / 2),
     });
-    const sessions = new Sessions({ config, metrics, subscriptions: this.subscriptions, resumes, feed: this.feed, nodeId: this.nodeId });
-    this.lifecycle = new Lifecycle({ connections: this.connections, config, metrics, logger, describe: (ws) => sessions.clientId(ws.getUserData()) });
+    const { authenticator } = opts;
+    const sessions = new Sessions({
+      config,
+      metrics,
+      subscriptions: this.subscriptions,
+      resumes,
+      feed: this.feed,
+      nodeId: this.nodeId,
+      authenticator,
+      onRefresh: (outcome) => {
+        metrics.tokenRefreshes.inc({ outcome });
+        if (outcome !== 'ok' && outcome !== 'subject_changed') metrics.authFailures.inc({ reason: outcome });
+      },
+    });
+    this.lifecycle = new Lifecycle({
+      connections: this.connections,
+      config,
+      metrics,
+      logger,
+      describe: (ws) => sessions.clientId(ws.getUserData()),
+      expiryGraceMs: config.jwtClockToleranceSeconds * 1000,
+    });
     const admission = new Admission(config, metrics, {
       draining: () => this.lifecycle.draining,
       positionKnown: () => this.feed.lastOffset !== '',
       connections: () => this.connections.size,
     });
-    addWebSocketRoute(this.app, { uws, config, metrics, admission, sessions, connections: this.connections });
+    addWebSocketRoute(this.app, {
+      uws,
+      config,
+      metrics,
+      admission,
+      sessions,
+      connections: this.connections,
+      clientAddress: socketAddress,
+      authenticator,
+      onAuthFailure: (reason, detail) => {
+        metrics.authFailures.inc({ reason });
+        logger.debug({ event: 'edge:auth:refused', reason, detail }, 'upgrade refused: token not accepted');
+      },
+    });
     addHttpRoutes(this.app, {
       config,
       logger,
@@ -135,11 +173,12 @@ export class Edge {
     this.listenSocket = listening.socket;
     this.boundPort = listening.port;
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
-    // Until tokens are verified on upgrade (issue 14), every edge is anonymous: say so where operators look.
-    logger.warn(
-      { event: 'edge:auth:off', auth: 'none' },
-      'authentication is off (NOTIFIER_AUTH=none): any client that reaches this port may subscribe to any filter, `all` included',
-    );
+    if (this.opts.authenticator === undefined) {
+      logger.warn(
+        { event: 'edge:auth:off', auth: 'none' },
+        'authentication is off (NOTIFIER_AUTH=none): any client that reaches this port may subscribe to any filter, `all` included',
+      );
+    }
     if (this.opts.livePage) {
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host}:${this.boundPort}/`;
@@ -172,9 +211,10 @@ export class Edge {
     return {
       connected_clients: this.connections.size,
       total_subscriptions: this.subscriptions.count,
-      filter_sets: this.index.size,
+      filter_sets: this.indexes.size,
+      scopes: this.indexes.scopes,
       node: this.nodeId,
-      auth: 'none',
+      auth: this.opts.authenticator === undefined ? 'none' : 'jwt',
       ready: this.processReady(),
       bus_subscribed: this.feed.isSubscribed,
       backfilling: this.feed.isBackfilling,

@@ -61,6 +61,13 @@ export class FilterIndex {
   private readonly prefixes = new PrefixTrie();
 
   /**
+   * `namespace` begins every topic name of this index, so that several indexes (one per tenant
+   * scope, scoped-indexes.ts) share uWS's one topic space without meeting. It holds no "\n"
+   * (the trie's separator) and no ":" at its end.
+   */
+  constructor(readonly namespace = '') {}
+
+  /**
    * The topics of a filter set (filters in any order; duplicates ignored), in canonical order, as
    * `acquire` returns them while some connection holds the set. `all` matches everything, so a
    * set containing it is just `all`. Of a set nobody holds, the topics past a prefix nobody holds
@@ -73,7 +80,7 @@ export class FilterIndex {
     let known = true;
     for (let i = 0; i < sorted.length; i++) {
       const filter = sorted[i] as string;
-      topics[i] = i === 0 ? filter : known && prefix !== undefined ? this.prefixes.topicName(filter, prefix) : filter + SEPARATOR;
+      topics[i] = this.namespace + (i === 0 ? filter : known && prefix !== undefined ? this.prefixes.topicName(filter, prefix) : filter + SEPARATOR);
       if (known && i < sorted.length - 1) {
         prefix = this.prefixes.childOf(prefix, filter);
         known = prefix !== undefined;
@@ -99,9 +106,9 @@ export class FilterIndex {
     let prefix: Prefix | undefined;
     for (let i = 0; i < sorted.length; i++) {
       const filter = sorted[i] as string;
-      let topic = filter;
+      let topic = this.namespace === '' ? filter : this.namespace + filter;
       if (prefix !== undefined) {
-        topic = this.prefixes.topicName(filter, prefix);
+        topic = this.namespace + this.prefixes.topicName(filter, prefix);
         prefix.refs += 1;
       }
       topics[i] = topic;
@@ -125,7 +132,7 @@ export class FilterIndex {
         if (refs > 2) this.shared.set(topic, refs - 1);
         else this.shared.delete(topic);
       } else {
-        if (!this.has(topic, filterOf(topic))) continue;
+        if (!this.has(topic, this.filterOf(topic))) continue;
         this.remove(topic);
         this.topicCount -= 1;
       }
@@ -180,6 +187,12 @@ export class FilterIndex {
     out.push(topic);
   }
 
+  /** The filter a topic delivers through (its first segment, after the namespace). */
+  private filterOf(topic: string): string {
+    const end = topic.indexOf(SEPARATOR);
+    return topic.slice(this.namespace.length, end < 0 ? topic.length : end);
+  }
+
   /** Whether some connection holds this topic (of this filter). */
   private has(topic: string, filter: string): boolean {
     const existing = this.byKey.get(filter);
@@ -194,7 +207,7 @@ export class FilterIndex {
   }
 
   private remove(topic: string): void {
-    const filter = filterOf(topic);
+    const filter = this.filterOf(topic);
     const existing = this.byKey.get(filter);
     if (existing === undefined) return;
     if (typeof existing === 'string') {
@@ -206,11 +219,6 @@ export class FilterIndex {
   }
 }
 
-/** The filter a topic delivers through (its first segment). */
-function filterOf(topic: string): string {
-  const end = topic.indexOf(SEPARATOR);
-  return end < 0 ? topic : topic.slice(0, end);
-}
 
 /** The set in canonical order; `all` matches everything, so a set containing it is just `all`. */
 function ordered(filters: Iterable<string>): string[] {

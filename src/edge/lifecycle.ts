@@ -20,6 +20,8 @@ export interface LifecycleOptions<C> {
   logger: Logger;
   /** Names a connection in logs (its client_id). */
   describe: (c: C) => string;
+  /** A token is closed this long after its `exp` (NOTIFIER_JWT_CLOCK_TOLERANCE_SECONDS). */
+  expiryGraceMs?: number;
 }
 
 export class Lifecycle<C> {
@@ -30,7 +32,7 @@ export class Lifecycle<C> {
   constructor(private readonly opts: LifecycleOptions<C>) {}
 
   startSweeping(): void {
-    this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), this.opts.config.slowConsumerCheckMs);
+    this.sweepTimer = setInterval(() => this.sweep(), this.opts.config.slowConsumerCheckMs);
   }
 
   /** Closes every connection with 1012 in batches spread over NOTIFIER_DRAIN_SECONDS. */
@@ -59,12 +61,20 @@ export class Lifecycle<C> {
   }
 
   /**
-   * Closes connections whose outbound buffer is over the limit, with 4001 (they reconnect). The
-   * close frame queues behind the unread data; uWS times the socket out if it is never read.
+   * Closes connections whose token expired (4004: reconnect with a fresh token), and those whose
+   * outbound buffer is over the limit (4001: they reconnect). The close frame queues behind the
+   * unread data; uWS times the socket out if it is never read. One pass over the connections
+   * serves both: no timer per connection.
    */
-  private sweepSlowConsumers(): void {
+  private sweep(): void {
     const { connections, config, metrics, logger } = this.opts;
+    const expiredBefore = Date.now() - (this.opts.expiryGraceMs ?? 0);
     for (const c of connections.snapshot()) {
+      if (connections.state(c).peer.expiresAt <= expiredBefore) {
+        metrics.tokenExpiryCloses.inc();
+        connections.close(c, CloseCode.TokenExpired, 'token expired: reconnect with a fresh token');
+        continue;
+      }
       const buffered = connections.bufferedAmount(c);
       if (buffered > config.maxBackpressureBytes) {
         metrics.slowConsumerCloses.inc();

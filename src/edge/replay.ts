@@ -28,6 +28,8 @@ export interface ReplayTarget {
   isOpen(): boolean;
   /** The connection's current filters (may change while the replay runs). */
   filters: readonly string[];
+  /** False for a notification outside the connection's tenant scope (absent: no scope). */
+  inScope?(n: BusNotification): boolean;
   send(frame: BusNotification['frame']): void;
   bufferedAmount(): number;
   /** Resolves when the send buffer drained (or the connection closed). */
@@ -67,7 +69,7 @@ export async function replay(source: ReplaySource, target: ReplayTarget, from: s
     const limit = source.liveOffset();
     for (const n of page.items) {
       if (compareOffsets(n.offset, limit) > 0) break; // newer than live routing: comes via the topic
-      if (matches(target.filters, n.keys)) {
+      if (matches(target.filters, n.keys) && (target.inScope === undefined || target.inScope(n))) {
         target.send(n.frame);
         replayed += 1;
       }

@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ZERO_OFFSET } from '../protocol/offsets.js';
 import { resetMessage, resumedMessage } from '../protocol/messages.js';
+import { frameScopeKey } from '../protocol/scope.js';
 import type { HistoryReads } from './history-reads.js';
 import { replay } from './replay.js';
 import type { Subscriptions } from './subscriptions.js';
@@ -30,6 +31,8 @@ export interface FeedPosition {
 
 export interface ResumesOptions {
   feed: FeedPosition;
+  /** NOTIFIER_SCOPE_FIELDS: a scoped connection replays only notifications of its scope. */
+  scopeFields: readonly string[];
   history: HistoryReads;
   subscriptions: Subscriptions;
   metrics: Metrics;
@@ -49,7 +52,7 @@ export class Resumes {
    * and marked it replaying (session.ts: before the filters change, so it joins no topic meanwhile).
    */
   start<C>(t: Transport<C>, c: C, epoch: string, offset: string): void {
-    const { feed, history, subscriptions, metrics, logger, maxBuffered } = this.opts;
+    const { feed, history, subscriptions, metrics, logger, maxBuffered, scopeFields } = this.opts;
     if (feed.epoch === undefined || epoch !== feed.epoch) {
       this.reset(t, c, 'epoch');
       return;
@@ -62,6 +65,8 @@ export class Resumes {
         get filters() {
           return s.filters;
         },
+        // Read per notification: a token refresh may change the scope while the replay runs.
+        inScope: (n) => s.peer.scope === undefined || frameScopeKey(scopeFields, n.frame) === s.peer.scope,
         send: (frame) => t.send(c, frame),
         bufferedAmount: () => t.bufferedAmount(c),
         drained: () => new Promise<void>((resolve) => this.drainWaiters.set(s, resolve)),

@@ -12,10 +12,23 @@
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { ErrorCode, PONG, errorMessage, parseClientFrame, subscribedMessage, unsubscribedMessage, welcomeMessage } from '../protocol/messages.js';
+import {
+  ErrorCode,
+  PONG,
+  errorMessage,
+  forbiddenMessage,
+  parseClientFrame,
+  refreshedMessage,
+  subscribedMessage,
+  unauthorizedMessage,
+  unsubscribedMessage,
+  welcomeMessage,
+} from '../protocol/messages.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { ANONYMOUS, peerAllows } from './peer.js';
 import type { FeedPosition, Resumes } from './resume.js';
 import type { Subscriptions } from './subscriptions.js';
-import type { SessionState, Transport } from './transport.js';
+import { Phase, type Peer, type SessionState, type Transport } from './transport.js';
 
 const NO_FILTERS: readonly string[] = [];
 
@@ -28,6 +41,10 @@ export interface SessionsOptions {
   feed: FeedPosition;
   /** This edge's id, the prefix of every client_id. */
   nodeId: string;
+  /** NOTIFIER_AUTH=jwt: verifies refresh tokens. Absent: anonymous connections, refresh unavailable. */
+  authenticator?: Authenticator | undefined;
+  /** A refresh was accepted or refused (metrics and logs by the caller). */
+  onRefresh?: (outcome: 'ok' | 'missing' | 'invalid' | 'expired' | 'subject_changed') => void;
 }
 
 /** Every session of the edge, whatever its transport. */
@@ -41,8 +58,8 @@ export class Sessions {
   }
 
   /** The state a new connection carries: always these six fields, in this order (see SessionState). */
-  newState(): SessionState {
-    return { seq: ++this.clientSeq, filters: NO_FILTERS, windowSecond: 0, windowCount: 0, replaying: false, started: false };
+  newState(peer: Peer = ANONYMOUS): SessionState {
+    return { seq: ++this.clientSeq, filters: NO_FILTERS, windowSecond: 0, windowCount: 0, phase: Phase.New, peer };
   }
 
   /** The client_id sent in welcome: this edge's node id and the connection's sequence number. */
@@ -52,7 +69,16 @@ export class Sessions {
 
   opened<C>(t: Transport<C>, c: C): void {
     const { feed } = this.opts;
-    t.send(c, welcomeMessage(this.clientId(t.state(c)), { epoch: feed.epoch, offset: feed.lastOffset || undefined }));
+    const s = t.state(c);
+    const { sub, expiresAt } = s.peer;
+    t.send(
+      c,
+      welcomeMessage(this.clientId(s), {
+        epoch: feed.epoch,
+        offset: feed.lastOffset || undefined,
+        ...(sub !== undefined ? { user_id: sub, expires_at: new Date(expiresAt).toISOString() } : {}),
+      }),
+    );
   }
 
   /** One inbound frame. Over the rate limit the connection is closed (4002); other errors keep it open. */
@@ -82,27 +108,68 @@ export class Sessions {
         t.send(c, PONG);
         return;
       case 'subscribe':
-        s.started = true;
+        if (!peerAllows(s.peer, msg.filter)) return this.forbidden(t, c, msg.filter);
+        if (s.phase === Phase.New) s.phase = Phase.Started;
         if (!subscriptions.add(t, c, msg.filter)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
         t.send(c, subscribedMessage(msg.filter));
         return;
       case 'unsubscribe':
-        s.started = true;
+        if (s.phase === Phase.New) s.phase = Phase.Started;
         subscriptions.remove(t, c, msg.filter);
         t.send(c, unsubscribedMessage(msg.filter));
         return;
       case 'resume':
-        if (s.started) {
+        if (s.phase !== Phase.New) {
           return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe, and only once');
         }
         if (!subscriptions.fits(msg.filters.length)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
-        s.started = true;
+        for (const f of msg.filters) if (!peerAllows(s.peer, f)) return this.forbidden(t, c, f);
         // Not live until the replay (or reset) puts it live: it holds no topics meanwhile.
-        s.replaying = true;
+        s.phase = Phase.Replaying;
         subscriptions.replace(s, msg.filters);
         this.opts.resumes.start(t, c, msg.epoch, msg.offset);
         return;
+      case 'refresh':
+        if (this.opts.authenticator === undefined) return reply(ErrorCode.RefreshUnavailable, 'this edge does not use tokens (NOTIFIER_AUTH=none)');
+        void this.refresh(t, c, msg.token);
+        return;
     }
+  }
+
+  private forbidden<C>(t: Transport<C>, c: C, filter: string): void {
+    this.opts.metrics.clientErrors.inc({ code: ErrorCode.Forbidden });
+    this.opts.metrics.forbiddenSubscribes.inc();
+    t.send(c, forbiddenMessage(filter));
+  }
+
+  /**
+   * A new token for the same subject: permissions and scope are recomputed, filters no longer
+   * allowed are removed (`unsubscribed` with reason forbidden). Another subject closes the
+   * connection with 4500 (a client must not switch users on a connection); a refused token leaves
+   * the current one in force.
+   */
+  private async refresh<C>(t: Transport<C>, c: C, token: string): Promise<void> {
+    const { authenticator, subscriptions, onRefresh } = this.opts;
+    const before = t.state(c).peer;
+    const result = await authenticator!.authenticate(token, before.ip);
+    if (!t.isOpen(c)) return;
+    if (!result.ok) {
+      onRefresh?.(result.reason);
+      this.opts.metrics.clientErrors.inc({ code: ErrorCode.Unauthorized });
+      t.send(c, unauthorizedMessage(result.reason));
+      return;
+    }
+    const s = t.state(c);
+    if (result.peer.sub !== s.peer.sub) {
+      onRefresh?.('subject_changed');
+      t.close(c, CloseCode.TokenSubjectChanged, 'refresh token is for another subject: reconnect with its own connection');
+      return;
+    }
+    const peer = result.peer;
+    const dropped = subscriptions.changePeer(t, c, peer, (f) => peerAllows(peer, f));
+    for (const f of dropped) t.send(c, unsubscribedMessage(f, 'forbidden'));
+    onRefresh?.('ok');
+    t.send(c, refreshedMessage(new Date(peer.expiresAt).toISOString()));
   }
 
   /** The connection's send buffer drained: a replay waiting for that goes on. */

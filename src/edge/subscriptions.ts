@@ -7,12 +7,16 @@
  * a stored list cost each connection an array and, with several filters, its own copies of the
  * topic strings.
  *
- * May import observability types, protocol, filter-index and the transport contract.
+ * A scoped connection (its token's tenant scope) routes through its scope's index
+ * (scoped-indexes.ts); a token refresh that changes the scope moves it (`changePeer`).
+ *
+ * May import observability types, protocol, filter-index, scoped-indexes and the transport contract.
  */
 import type { Metrics } from '../observability/metrics.js';
 import { filterKind } from '../protocol/filters.js';
-import { FilterIndex } from './filter-index.js';
-import type { SessionState, Transport } from './transport.js';
+import type { FilterIndex } from './filter-index.js';
+import type { ScopedIndexes } from './scoped-indexes.js';
+import { Phase, type Peer, type SessionState, type Transport } from './transport.js';
 
 const NO_TOPICS: readonly string[] = [];
 
@@ -20,11 +24,16 @@ export class Subscriptions {
   /** Subscriptions of every open connection (GET /stats `total_subscriptions`). */
   count = 0;
 
+  /** Interns broad filters (shared strings) for every scope. */
+  private readonly interner: FilterIndex;
+
   constructor(
-    private readonly index: FilterIndex,
+    private readonly indexes: ScopedIndexes,
     private readonly metrics: Metrics,
     private readonly maxPerConnection: number,
-  ) {}
+  ) {
+    this.interner = indexes.unscoped;
+  }
 
   /** Adds `filter` (a repeat is a no-op); false when the connection is at its limit. */
   add<C>(t: Transport<C>, c: C, filter: string): boolean {
@@ -32,7 +41,7 @@ export class Subscriptions {
     if (s.filters.includes(filter)) return true;
     if (s.filters.length >= this.maxPerConnection) return false;
     const held = this.held(s);
-    s.filters = s.filters.concat(this.index.intern(filter));
+    s.filters = s.filters.concat(this.interner.intern(filter));
     this.count += 1;
     this.metrics.subscriptions.inc({ kind: filterKind(filter) });
     this.move(t, c, held);
@@ -58,7 +67,7 @@ export class Subscriptions {
 
   /** A resume's filters, on a connection that has none and holds no topics (it is replaying). */
   replace(s: SessionState, filters: readonly string[]): void {
-    s.filters = filters.map((f) => this.index.intern(f));
+    s.filters = filters.map((f) => this.interner.intern(f));
     for (const f of filters) this.metrics.subscriptions.inc({ kind: filterKind(f) });
     this.count += s.filters.length;
   }
@@ -67,21 +76,48 @@ export class Subscriptions {
   goLive<C>(t: Transport<C>, c: C, announce: () => void): void {
     const s = t.state(c);
     const held = this.held(s);
-    s.replaying = false;
+    s.phase = Phase.Started;
     announce();
     this.move(t, c, held);
   }
 
+  /**
+   * A new peer (token refresh): filters it may no longer hold are dropped first (the caller
+   * tells the client), then the connection moves to its new scope's topics if the scope changed.
+   */
+  changePeer<C>(t: Transport<C>, c: C, peer: Peer, keep: (filter: string) => boolean): string[] {
+    const s = t.state(c);
+    const dropped = s.filters.filter((f) => !keep(f));
+    for (const f of dropped) this.remove(t, c, f);
+    if (peer.scope === s.peer.scope) {
+      s.peer = peer;
+      return dropped;
+    }
+    const oldScope = s.peer.scope;
+    const held = this.held(s);
+    const oldIndex = this.indexes.of(oldScope);
+    s.peer = peer;
+    if (s.phase !== Phase.Replaying) {
+      const after = s.filters.length > 0 ? this.indexes.of(peer.scope).acquire(s.filters) : NO_TOPICS;
+      for (const topic of held) t.leave(c, topic);
+      for (const topic of after) t.join(c, topic);
+    }
+    oldIndex.release(held);
+    this.indexes.prune(oldScope);
+    return dropped;
+  }
+
   /** The connection closed: its topics and subscriptions go. */
   closed(s: SessionState): void {
-    this.index.release(this.held(s));
+    this.indexes.of(s.peer.scope).release(this.held(s));
+    this.indexes.prune(s.peer.scope);
     for (const f of s.filters) this.metrics.subscriptions.dec({ kind: filterKind(f) });
     this.count -= s.filters.length;
   }
 
   /** The topics a connection holds (in the index and in its transport). */
   private held(s: SessionState): readonly string[] {
-    return s.replaying || s.filters.length === 0 ? NO_TOPICS : this.index.topicsOf(s.filters);
+    return s.phase === Phase.Replaying || s.filters.length === 0 ? NO_TOPICS : this.indexes.of(s.peer.scope).topicsOf(s.filters);
   }
 
   /**
@@ -90,10 +126,12 @@ export class Subscriptions {
    */
   private move<C>(t: Transport<C>, c: C, before: readonly string[]): void {
     const s = t.state(c);
-    if (s.replaying) return;
-    const after = s.filters.length > 0 ? this.index.acquire(s.filters) : NO_TOPICS;
+    if (s.phase === Phase.Replaying) return;
+    const index = this.indexes.of(s.peer.scope);
+    const after = s.filters.length > 0 ? index.acquire(s.filters) : NO_TOPICS;
     for (const topic of before) if (!after.includes(topic)) t.leave(c, topic);
     for (const topic of after) if (!before.includes(topic)) t.join(c, topic);
-    this.index.release(before);
+    index.release(before);
+    this.indexes.prune(s.peer.scope);
   }
 }

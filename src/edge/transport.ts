@@ -10,6 +10,7 @@
  * May import only types: the bus's frame type, and nothing else of the edge.
  */
 import type { BusNotification } from '../bus/bus.js';
+import type { Permissions } from '../protocol/permissions.js';
 
 /** A text frame as the bus carries it (serialized once) or as built for one client. */
 export type Frame = BusNotification['frame'];
@@ -32,10 +33,36 @@ export interface SessionState {
   /** The rate window: whole seconds since the edge started (a small integer). */
   windowSecond: number;
   windowCount: number;
-  /** True from a resume until its replay or reset puts it live: it joins its topics then. */
-  replaying: boolean;
-  /** A subscribe, unsubscribe or resume was accepted: resume is only valid before any. */
-  started: boolean;
+  /** New, Started (a subscribe, unsubscribe or resume was accepted: resume is only valid before any) or Replaying. */
+  phase: Phase;
+  /** Who the client is (its token) and where from: shared ANONYMOUS when nothing is known. */
+  peer: Peer;
+}
+
+export const Phase = {
+  New: 0,
+  Started: 1,
+  /** From a resume until its replay or reset puts it live: it joins its topics then. */
+  Replaying: 2,
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+/**
+ * A connection's client: its address and, with NOTIFIER_AUTH=jwt, its verified token. Replaced,
+ * never changed in place (a token refresh makes a new one). Anonymous connections without a
+ * per-IP limit share ANONYMOUS: no object per connection.
+ */
+export interface Peer {
+  /** The client's address (X-Forwarded-For or PROXY protocol from a trusted proxy); '' when not tracked. */
+  readonly ip: string;
+  /** The token's subject; undefined for anonymous connections (NOTIFIER_AUTH=none). */
+  readonly sub: string | undefined;
+  /** The token's `exp` in ms since the epoch (Infinity when anonymous). */
+  readonly expiresAt: number;
+  /** What the claims allow (shared by every token with the same claim). The subject's own user filter is allowsFor's. */
+  readonly permissions: Permissions;
+  /** The scope key (protocol/scope.ts): only notifications with it reach the connection. */
+  readonly scope: string | undefined;
 }
 
 /** One transport's open connections, addressed by handle `C`. */

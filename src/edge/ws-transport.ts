@@ -12,8 +12,11 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Admission } from './admission.js';
+import type { Admission, Refusal, UpgradeRequest } from './admission.js';
+import type { AuthResult, Authenticator } from './auth/authenticator.js';
+import { answeredProtocol, extractToken } from './auth/token-carriers.js';
 import { replyJson } from './http-reply.js';
+import { anonymousFrom } from './peer.js';
 import type { Sessions } from './session.js';
 import type { Connections, Frame, SessionState } from './transport.js';
 import type { Uws } from './uws.js';
@@ -83,10 +86,22 @@ export interface WebSocketRouteOptions {
   admission: Admission;
   sessions: Sessions;
   connections: WsConnections;
+  /** The client's address as admission sees it (client-address.ts). */
+  clientAddress: (res: Uws.HttpResponse, req: Uws.HttpRequest) => string;
+  /** NOTIFIER_AUTH=jwt: every upgrade carries a token, verified before the socket opens. Absent: anonymous. */
+  authenticator?: Authenticator | undefined;
+  /** A refused token (metrics, debug log): never the token itself. */
+  onAuthFailure?: (reason: string, detail: string) => void;
+}
+
+const UNAUTHORIZED = '401 Unauthorized';
+
+function refuse(res: Uws.HttpResponse, refusal: Refusal): void {
+  replyJson(res, refusal.status, refusal.reason === undefined ? { error: refusal.error } : { error: refusal.error, reason: refusal.reason });
 }
 
 export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOptions): void {
-  const { uws, config, metrics, admission, sessions, connections } = opts;
+  const { uws, config, metrics, admission, sessions, connections, authenticator } = opts;
   app.ws<SessionState>('/ws', {
     compression: uws.DISABLED,
     maxPayloadLength: config.maxFrameBytes,
@@ -96,18 +111,45 @@ export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOpt
     idleTimeout: config.idleTimeoutSeconds,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const refusal = admission.decide();
-      if (refusal !== undefined) return replyJson(res, refusal.status, { error: refusal.error });
-      res.upgrade(
-        sessions.newState(),
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        context,
-      );
+      // Everything the upgrade needs is read now: uWS frees `req` when this handler returns (DESIGN §11).
+      const request: UpgradeRequest = { ip: opts.clientAddress(res, req), origin: req.getHeader('origin'), host: req.getHeader('host') };
+      const key = req.getHeader('sec-websocket-key');
+      const offered = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      // Never the offered header as it is: it may hold `bearer.<token>`, echoed into logs and ws.protocol.
+      const protocol = answeredProtocol(offered);
+      const early = admission.decide(request);
+      if (early !== undefined) return refuse(res, early);
+      if (authenticator === undefined) {
+        const peer = anonymousFrom(request.ip);
+        const refusal = admission.decideUser(peer);
+        if (refusal !== undefined) return refuse(res, refusal);
+        return res.upgrade(sessions.newState(peer), key, protocol, extensions, context);
+      }
+      const carried = extractToken({ query: req.getQuery(), authorization: req.getHeader('authorization'), protocol: offered });
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const verified: Promise<AuthResult> = carried.conflict
+        ? Promise.resolve({ ok: false, reason: 'invalid', detail: 'carrier-conflict' })
+        : authenticator.authenticate(carried.token, request.ip);
+      void verified.then((result) => {
+        if (aborted) return;
+        res.cork(() => {
+          if (!result.ok) {
+            opts.onAuthFailure?.(result.reason, result.detail);
+            return refuse(res, { status: UNAUTHORIZED, error: 'unauthorized', reason: result.reason });
+          }
+          const refusal = admission.decide(request) ?? admission.decideUser(result.peer);
+          if (refusal !== undefined) return refuse(res, refusal);
+          res.upgrade(sessions.newState(result.peer), key, protocol, extensions, context);
+        });
+      });
     },
     open: (ws) => {
       connections.add(ws);
+      admission.opened(ws.getUserData().peer);
       metrics.connects.inc({ transport: 'ws' });
       metrics.connections.inc({ transport: 'ws' });
       sessions.opened(connections, ws);
@@ -116,6 +158,7 @@ export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOpt
     drain: (ws) => sessions.drained(ws.getUserData()),
     close: (ws, code) => {
       connections.delete(ws);
+      admission.closed(ws.getUserData().peer);
       sessions.closed(ws.getUserData());
       metrics.connections.dec({ transport: 'ws' });
       metrics.disconnects.inc({ code: String(code) });

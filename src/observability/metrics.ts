@@ -133,6 +133,28 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers: r,
     }),
+    authFailures: new Counter({
+      name: 'notifier_auth_failures_total',
+      help: 'Tokens refused at upgrade or refresh, by reason (missing, invalid, expired)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    tokenRefreshes: new Counter({
+      name: 'notifier_token_refreshes_total',
+      help: 'Token refresh requests, by outcome (ok, missing, invalid, expired, subject_changed)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    forbiddenSubscribes: new Counter({
+      name: 'notifier_forbidden_subscriptions_total',
+      help: 'Subscribes and resume filters refused because the token does not allow them',
+      registers: r,
+    }),
+    tokenExpiryCloses: new Counter({
+      name: 'notifier_token_expired_closes_total',
+      help: 'Connections closed (4004) because their token expired',
+      registers: r,
+    }),
     clientErrors: new Counter({
       name: 'notifier_client_errors_total',
       help: 'Error replies sent to clients, by code',

@@ -1,7 +1,7 @@
 /**
  * Wire messages between clients and edges (JSON text frames, DESIGN §6).
  *
- * Client → server: subscribe, unsubscribe, ping. Server → client: welcome, notifications (no
+ * Client → server: subscribe, unsubscribe, resume, refresh (a new token), ping. Server → client: welcome, notifications (no
  * `type` key; told apart by `notification_type`), pong, error, and the extensions `subscribed` /
  * `unsubscribed` acknowledgements. Existing clients ignore messages they do not know.
  */
@@ -12,7 +12,11 @@ export type ClientMessage =
   | { type: 'subscribe'; filter: string }
   | { type: 'unsubscribe'; filter: string }
   | { type: 'ping' }
-  | { type: 'resume'; epoch: string; offset: string; filters: string[] };
+  | { type: 'resume'; epoch: string; offset: string; filters: string[] }
+  | { type: 'refresh'; token: string };
+
+/** A refresh token longer than this is refused as invalid (edge/auth/token-verifier.ts MAX_TOKEN_LENGTH). */
+export const MAX_REFRESH_TOKEN_LENGTH = 16 * 1024;
 
 /** A resume may name at most this many filters (the per-connection limit applies too). */
 export const MAX_RESUME_FILTERS = 1000;
@@ -26,6 +30,12 @@ export const ErrorCode = {
   InvalidResume: 'invalid_resume',
   TooManySubscriptions: 'too_many_subscriptions',
   BinaryNotSupported: 'binary_not_supported',
+  /** The token's permissions do not allow this filter (the message names it in `filter`). */
+  Forbidden: 'forbidden',
+  /** A refresh token was refused (`reason`: missing, invalid or expired); the current token still holds. */
+  Unauthorized: 'unauthorized',
+  /** A refresh on an edge without authentication (NOTIFIER_AUTH=none). */
+  RefreshUnavailable: 'refresh_unavailable',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -65,11 +75,18 @@ export function parseClientFrame(data: ArrayBuffer | string): ParseResult {
     }
     case 'resume':
       return parseResume(msg);
+    case 'refresh': {
+      const token = msg['token'];
+      if (typeof token !== 'string' || token === '' || token.length > MAX_REFRESH_TOKEN_LENGTH) {
+        return { ok: false, code: ErrorCode.InvalidMessage, message: 'refresh needs "token": the new token (a JWT string)' };
+      }
+      return { ok: true, message: { type, token } };
+    }
     default:
       return {
         ok: false,
         code: ErrorCode.UnknownType,
-        message: `unknown message type "${type.slice(0, 64)}": expected subscribe, unsubscribe, resume or ping`,
+        message: `unknown message type "${type.slice(0, 64)}": expected subscribe, unsubscribe, resume, refresh or ping`,
       };
   }
 }
@@ -101,6 +118,10 @@ export interface WelcomeExtensions {
   epoch?: string;
   /** The newest offset at connect time: where a resume starts if no notification arrives. */
   offset?: string;
+  /** The token's subject (NOTIFIER_AUTH=jwt). */
+  user_id?: string;
+  /** When the token expires (ISO 8601): refresh before, or the edge closes with 4004. */
+  expires_at?: string;
 }
 
 export function welcomeMessage(clientId: string, ext: WelcomeExtensions = {}): string {
@@ -126,10 +147,26 @@ export function errorMessage(code: ErrorCode, message: string): string {
   return JSON.stringify({ type: 'error', code, message });
 }
 
+/** A filter the token does not allow: nothing changed, the connection stays open. */
+export function forbiddenMessage(filter: string): string {
+  return JSON.stringify({ type: 'error', code: ErrorCode.Forbidden, filter, message: `the token does not allow ${filter}` });
+}
+
+/** A refresh token was refused; the connection keeps its current token until that expires. */
+export function unauthorizedMessage(reason: 'missing' | 'invalid' | 'expired'): string {
+  return JSON.stringify({ type: 'error', code: ErrorCode.Unauthorized, reason, message: `refresh refused: the token is ${reason}; the current one holds until it expires` });
+}
+
+/** The refresh was accepted: the connection now runs on the new token. */
+export function refreshedMessage(expiresAt: string): string {
+  return JSON.stringify({ type: 'refreshed', expires_at: expiresAt });
+}
+
 export function subscribedMessage(filter: string): string {
   return JSON.stringify({ type: 'subscribed', filter });
 }
 
-export function unsubscribedMessage(filter: string): string {
-  return JSON.stringify({ type: 'unsubscribed', filter });
+/** `reason` only when the server removed the filter (a refreshed token no longer allows it). */
+export function unsubscribedMessage(filter: string, reason?: 'forbidden'): string {
+  return JSON.stringify(reason === undefined ? { type: 'unsubscribed', filter } : { type: 'unsubscribed', filter, reason });
 }

@@ -16,8 +16,8 @@
  * `entity:a:b:c` is type "a", id "b:c" as well as type "a:b", id "c"); grant `entity:execution:*`.
  * A "*" anywhere else is refused, so that no operator reads `entity:*:1` as a wildcard.
  *
- * The subject always has `user:<sub>`. A token's claim is `{"filters": [...], "roles": [...]}`
- * (other keys, such as `scope`, are not read here); each role names a list of permissions in the
+ * The subject always has `user:<sub>` (allowsFor). A token's claim is `{"filters": [...],
+ * "roles": [...]}` (its `scope` is scope.ts's); each role names a list of permissions in the
  * configuration (`authRoles`), compiled once by compileRoles.
  *
  * `allows(filter)` runs for every subscribe and resume: a Set lookup, then one startsWith per
@@ -130,6 +130,12 @@ export function compileRoles(authRoles: unknown): RolesResult {
   return errors.length > 0 ? { ok: false, errors } : { ok: true, roles };
 }
 
+/** The permissions claim's grants, its shape already checked (edge/auth/permissions-claim.ts). */
+export interface PermissionsClaim {
+  readonly filters: readonly string[];
+  readonly roles: readonly string[];
+}
+
 export type PermissionsResult =
   | {
       ok: true;
@@ -140,38 +146,32 @@ export type PermissionsResult =
   | { ok: false; errors: string[] };
 
 /**
- * A token's permissions: `user:<sub>`, the claim's `filters`, and the permissions of its
- * `roles`. `claim` is the permissions claim as decoded (undefined when the token has none). A
- * malformed claim fails, listing every problem; an unknown role grants nothing and is reported.
+ * What a claim grants: its `filters` and the permissions of its `roles`. The subject's own
+ * `user:<sub>` is not part of it (see `allowsFor`), so one compiled set serves every token with
+ * the same claim. A bad pattern fails, listing every problem; an unknown role grants nothing and
+ * is reported.
  */
-export function compilePermissions(sub: string | undefined, claim: unknown, roles: RoleTable): PermissionsResult {
+export function compilePermissions(claim: PermissionsClaim, roles: RoleTable): PermissionsResult {
   const compiled = new CompiledPermissions();
-  if (typeof sub === 'string' && sub !== '') compiled.add({ kind: 'filter', filter: `user:${sub}` });
-  if (claim === undefined) return { ok: true, permissions: compiled, unknownRoles: [] };
-  if (typeof claim !== 'object' || claim === null || Array.isArray(claim)) {
-    return { ok: false, errors: ['permissions claim must be an object: {"filters": [...], "roles": [...]}'] };
-  }
-  const { filters, roles: roleNames } = claim as { filters?: unknown; roles?: unknown };
   const errors: string[] = [];
   const unknownRoles: string[] = [];
-  if (filters !== undefined) {
-    if (!Array.isArray(filters)) errors.push('claim "filters" must be an array of permissions');
-    else
-      for (const [i, raw] of (filters as unknown[]).entries()) {
-        const parsed = parsePermission(raw);
-        if (parsed.ok) compiled.add(parsed.permission);
-        else errors.push(`claim filters[${i}]: ${parsed.message}`);
-      }
-  }
-  if (roleNames !== undefined) {
-    if (!Array.isArray(roleNames)) errors.push('claim "roles" must be an array of role names');
-    else
-      for (const [i, name] of (roleNames as unknown[]).entries()) {
-        const permissions = typeof name === 'string' ? roles.get(name) : undefined;
-        if (typeof name !== 'string') errors.push(`claim roles[${i}]: role name must be a string`);
-        else if (permissions === undefined) unknownRoles.push(name);
-        else for (const p of permissions) compiled.add(p);
-      }
+  claim.filters.forEach((raw, i) => {
+    const parsed = parsePermission(raw);
+    if (parsed.ok) compiled.add(parsed.permission);
+    else errors.push(`claim filters[${i}]: ${parsed.message}`);
+  });
+  for (const name of claim.roles) {
+    const permissions = roles.get(name);
+    if (permissions === undefined) unknownRoles.push(name);
+    else for (const p of permissions) compiled.add(p);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, permissions: compiled, unknownRoles };
 }
+
+/** Whether `sub`, holding `permissions`, may subscribe to `filter`: its own `user:<sub>` always. */
+export function allowsFor(sub: string, permissions: Permissions, filter: string): boolean {
+  return permissions.allows(filter) || (filter.length === sub.length + 5 && filter.startsWith('user:') && filter.endsWith(sub));
+}
+
+/** Permissions that allow every filter and may go unscoped: anonymous connections under NOTIFIER_AUTH=none. */
+export const ALLOW_ALL: Permissions = Object.freeze({ allows: () => true, unscoped: true });

@@ -51,7 +51,8 @@ export async function createCluster(opts: { migrate?: boolean; env?: Record<stri
       return p;
     },
     async startEdge(extraEnv = {}) {
-      const proc = group.spawn(['edge'], { ...env, ...extraEnv });
+      // Anonymous unless the test sets NOTIFIER_AUTH (an edge refuses to start without it).
+      const proc = group.spawn(['edge'], { NOTIFIER_AUTH: 'none', ...env, ...extraEnv });
       cluster.edges.push(proc);
       const port = await proc.port();
       return { proc, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };

@@ -66,9 +66,9 @@ describe('notifier start (standalone, no Redis)', () => {
 
 describe('ports', () => {
   it('an edge refuses a port another edge already holds (no silent sharing)', async () => {
-    const first = group.spawn(['edge'], { REDIS_URL: serviceUrls().redisUrl });
+    const first = group.spawn(['edge'], { NOTIFIER_AUTH: 'none', REDIS_URL: serviceUrls().redisUrl });
     const port = await first.port();
-    const second = run(['edge'], { REDIS_URL: serviceUrls().redisUrl, PORT: String(port), HOST: '127.0.0.1' });
+    const second = run(['edge'], { NOTIFIER_AUTH: 'none', REDIS_URL: serviceUrls().redisUrl, PORT: String(port), HOST: '127.0.0.1' });
     expect(second.status).toBe(1);
     expect(second.stdout).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
     await first.kill('SIGTERM');
@@ -126,7 +126,7 @@ describe('usage and configuration errors', () => {
   });
 
   it('names an unreachable Redis with the password masked', async () => {
-    const proc = group.spawn(['edge'], { REDIS_URL: 'redis://:hunter2@127.0.0.1:1' });
+    const proc = group.spawn(['edge'], { NOTIFIER_AUTH: 'none', REDIS_URL: 'redis://:hunter2@127.0.0.1:1' });
     const line = await proc.waitForEvent('redis:connection:error');
     expect(String(line.msg)).toContain('redis://:***@127.0.0.1:1');
     expect(JSON.stringify(proc.logs)).not.toContain('hunter2');
@@ -152,7 +152,7 @@ describe('usage and configuration errors', () => {
 
 describe('uWebSockets.js fallback guard', () => {
   it('refuses to start an edge on the ws fallback', () => {
-    const r = run(['edge'], { REDIS_URL: serviceUrls().redisUrl, UWS_USE_FALLBACK: '1', PORT: '0' });
+    const r = run(['edge'], { NOTIFIER_AUTH: 'none', REDIS_URL: serviceUrls().redisUrl, UWS_USE_FALLBACK: '1', PORT: '0' });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/fell back to a slow ws-based shim/);
     expect(r.stdout).toMatch(/NOTIFIER_ALLOW_UWS_FALLBACK=1/);
@@ -160,6 +160,7 @@ describe('uWebSockets.js fallback guard', () => {
 
   it('starts on the fallback when explicitly allowed, and says so', async () => {
     const proc = group.spawn(['edge'], {
+      NOTIFIER_AUTH: 'none',
       REDIS_URL: serviceUrls().redisUrl,
       UWS_USE_FALLBACK: '1',
       NOTIFIER_ALLOW_UWS_FALLBACK: '1',

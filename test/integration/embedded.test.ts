@@ -382,7 +382,7 @@ describe('roles that embed nothing', () => {
   it('edge and listener never embed; without DATABASE_URL the listener uses postgresql://postgres@localhost:5432/postgres', async () => {
     const root = tempRoot();
     const redis = { REDIS_URL: serviceUrls().redisUrl, NOTIFIER_REDIS_PREFIX: uniqueName('emb') };
-    const edge = startCli(['edge'], redis, { cwd: root });
+    const edge = startCli(['edge'], { ...redis, NOTIFIER_AUTH: 'none' }, { cwd: root });
     await edge.port();
     // Harmless on whatever answers there: no outbox to drain, a channel nobody sends on, its own lock.
     const listener = startCli(

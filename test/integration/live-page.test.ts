@@ -31,7 +31,7 @@ async function startStandalone(env: Record<string, string> = {}): Promise<{ proc
 
 /** An edge on Redis alone (no DATABASE_URL), as deployed. */
 async function startEdge(env: Record<string, string> = {}): Promise<string> {
-  const proc = group.spawn(['edge'], { REDIS_URL: serviceUrls().redisUrl, NOTIFIER_REDIS_PREFIX: uniqueName('t'), ...env });
+  const proc = group.spawn(['edge'], { NOTIFIER_AUTH: 'none', REDIS_URL: serviceUrls().redisUrl, NOTIFIER_REDIS_PREFIX: uniqueName('t'), ...env });
   return `http://127.0.0.1:${await proc.port()}`;
 }
 

@@ -123,7 +123,7 @@ describe('parseClientFrame: invalid frames', () => {
     (text) => {
       const r = parseBoth(text);
       expect(errorCode(r)).toBe(ErrorCode.UnknownType);
-      expect(r).toMatchObject({ message: expect.stringContaining('expected subscribe, unsubscribe, resume or ping') });
+      expect(r).toMatchObject({ message: expect.stringContaining('expected subscribe, unsubscribe, resume, refresh or ping') });
     },
   );
 
@@ -183,6 +183,9 @@ describe('server messages', () => {
       InvalidResume: 'invalid_resume',
       TooManySubscriptions: 'too_many_subscriptions',
       BinaryNotSupported: 'binary_not_supported',
+      Forbidden: 'forbidden',
+      Unauthorized: 'unauthorized',
+      RefreshUnavailable: 'refresh_unavailable',
     });
   });
 

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FilterIndex } from '../../src/edge/filter-index.js';
+import { ScopedIndexes } from '../../src/edge/scoped-indexes.js';
 import type { Resumes } from '../../src/edge/resume.js';
 import { Sessions } from '../../src/edge/session.js';
 import { Subscriptions } from '../../src/edge/subscriptions.js';
@@ -59,7 +59,7 @@ const frames = fc.array(
 describe('a session under hostile frames', () => {
   it('answers every frame with one reply, a documented close, or a started resume (3,000 sequences)', () => {
     const metrics = createMetrics();
-    const subscriptions = new Subscriptions(new FilterIndex(), metrics, 5);
+    const subscriptions = new Subscriptions(new ScopedIndexes(), metrics, 5);
     let resumesStarted = 0;
     let closes = 0;
     const resumes = { start: () => void resumesStarted++, wake: () => {} } as unknown as Resumes;

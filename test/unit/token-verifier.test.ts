@@ -35,20 +35,20 @@ describe('verify with each kind of key', () => {
       ok: true,
       sub: 'user-42',
       expiresAt: exp * 1000,
-      permissions: { filters: ['entity_type:execution'], roles: ['ops'], scope: { tenant: 't1' } },
+      claim: { filters: ['entity_type:execution'], roles: ['ops'], scope: { tenant: 't1' } },
     });
   });
 
   it('no claim: no extra permissions', async () => {
     const v = await verifierFor({ NOTIFIER_JWT_SECRET: SECRET });
     const r = await v.verify(await sign(secretKey, 'HS256'));
-    expect(r).toMatchObject({ ok: true, permissions: { filters: [], roles: [], scope: {} } });
+    expect(r).toMatchObject({ ok: true, claim: { filters: [], roles: [], scope: {} } });
   });
 
   it('reads the claim named by NOTIFIER_JWT_CLAIM', async () => {
     const v = await verifierFor({ NOTIFIER_JWT_SECRET: SECRET, NOTIFIER_JWT_CLAIM: 'https://example.com/notifier' });
     const r = await v.verify(await sign(secretKey, 'HS256', { 'https://example.com/notifier': { roles: ['admin'] }, notifier: { roles: 'x' } }));
-    expect(r).toMatchObject({ ok: true, permissions: { roles: ['admin'] } });
+    expect(r).toMatchObject({ ok: true, claim: { roles: ['admin'] } });
   });
 
   it.each([

@@ -6,8 +6,8 @@
  * Every field is optional (an absent claim means no extra permissions: a user may still
  * subscribe to `user:<own sub>`, DESIGN §5); unknown fields are ignored so issuers can add
  * their own; a field of the wrong type makes the whole token invalid, never half-read. What
- * the filters, roles and scope allow is the session's permission check (next step of issue 14);
- * this module only guarantees their shape.
+ * the filters and roles allow is protocol/permissions.ts's, what the scope allows scope.ts's; this
+ * module only guarantees their shape.
  *
  * Imports: zod only.
  */
@@ -25,17 +25,18 @@ const permissionsSchema = z.object({
   scope: z.record(z.string(), z.unknown()).default({}),
 });
 
-export interface Permissions {
+/** The claim, typed: what protocol/permissions.ts compiles (filters, roles) and scope.ts reads (scope). */
+export interface TokenClaim {
   readonly filters: readonly string[];
   readonly roles: readonly string[];
   readonly scope: Readonly<Record<string, unknown>>;
 }
 
-export const NO_PERMISSIONS: Permissions = Object.freeze({ filters: Object.freeze([]), roles: Object.freeze([]), scope: Object.freeze({}) });
+export const NO_CLAIM: TokenClaim = Object.freeze({ filters: Object.freeze([]), roles: Object.freeze([]), scope: Object.freeze({}) });
 
 /** The typed permissions, or undefined when the claim has the wrong shape. */
-export function parsePermissions(claim: unknown): Permissions | undefined {
-  if (claim === undefined) return NO_PERMISSIONS;
+export function parseClaim(claim: unknown): TokenClaim | undefined {
+  if (claim === undefined) return NO_CLAIM;
   const r = permissionsSchema.safeParse(claim);
   if (!r.success) return undefined;
   return Object.freeze({ filters: Object.freeze(r.data.filters), roles: Object.freeze(r.data.roles), scope: Object.freeze(r.data.scope) });

@@ -81,3 +81,17 @@ function queryTokens(query: string | undefined): string[] {
     return [];
   }
 }
+
+/**
+ * The subprotocol the edge answers: `notifier.v1` when offered; else the first offered entry that
+ * is not a token (clients that send a protocol of their own keep working); else none. Never a
+ * `bearer.` entry: the answer is echoed in responses, proxies' logs and the browser's `ws.protocol`.
+ */
+export function answeredProtocol(header: string | undefined): string {
+  const offered = (header ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (offered.includes(NOTIFIER_SUBPROTOCOL)) return NOTIFIER_SUBPROTOCOL;
+  return offered.find((s) => s.slice(0, BEARER_PREFIX.length).toLowerCase() !== BEARER_PREFIX) ?? '';
+}

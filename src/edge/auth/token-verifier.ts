@@ -14,7 +14,7 @@
 import { errors, importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { JwtSettings } from '../../config/jwt-settings.js';
 import { createJwksKeys, type JwksKeys, type JwksOptions } from './jwks-keys.js';
-import { parsePermissions, type Permissions } from './permissions-claim.js';
+import { parseClaim, type TokenClaim } from './permissions-claim.js';
 
 /** Longer strings are refused before parsing: no real token is this large, and headers are bounded anyway. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -28,7 +28,8 @@ export type VerifyResult =
       sub: string;
       /** `exp` in milliseconds since the epoch: the edge closes or asks for a new token then. */
       expiresAt: number;
-      permissions: Permissions;
+      /** The permissions claim, its shape checked (NOTIFIER_JWT_CLAIM). */
+      claim: TokenClaim;
     }
   | {
       ok: false;
@@ -63,9 +64,9 @@ export async function createTokenVerifier(settings: JwtSettings, jwksOptions: Jw
     try {
       const { payload } = await jwtVerify(token, getKey, options);
       if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid', 'sub');
-      const permissions = parsePermissions(payload[settings.claim]);
-      if (permissions === undefined) return fail('invalid', 'claim');
-      return { ok: true, sub: payload.sub, expiresAt: (payload.exp ?? 0) * 1000, permissions };
+      const claim = parseClaim(payload[settings.claim]);
+      if (claim === undefined) return fail('invalid', 'claim');
+      return { ok: true, sub: payload.sub, expiresAt: (payload.exp ?? 0) * 1000, claim };
     } catch (err) {
       if (err instanceof errors.JWTExpired) return fail('expired', err.code);
       return fail('invalid', err instanceof errors.JOSEError ? err.code : 'key-unavailable');
