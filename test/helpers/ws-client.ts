@@ -32,8 +32,9 @@ export class TestClient {
     ws.on('error', () => undefined);
   }
 
-  static async connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
+  /** Opens and waits for welcome. `protocols` are offered subprotocols; `headers` extra request headers (Authorization…). */
+  static async connect(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {} });
     const client = new TestClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
