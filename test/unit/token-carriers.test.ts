@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractToken, NOTIFIER_SUBPROTOCOL } from '../../src/edge/auth/token-carriers.js';
+import { answeredProtocol, extractToken, NOTIFIER_SUBPROTOCOL } from '../../src/edge/auth/token-carriers.js';
 
 const T = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2ln';
 
@@ -52,5 +52,17 @@ describe('extractToken', () => {
     const r = extractToken(req);
     expect(r.conflict).toBe(true);
     expect(r.token).toBeUndefined();
+  });
+});
+
+describe('answeredProtocol', () => {
+  it('answers notifier.v1 when offered, else the first offered entry that is not a token, never a bearer entry', () => {
+    expect(answeredProtocol('')).toBe('');
+    expect(answeredProtocol(undefined)).toBe('');
+    expect(answeredProtocol('bearer.abc.def.ghi, notifier.v1')).toBe('notifier.v1');
+    expect(answeredProtocol('graphql-ws, notifier.v1')).toBe('notifier.v1');
+    expect(answeredProtocol('graphql-ws')).toBe('graphql-ws');
+    expect(answeredProtocol('Bearer.abc, chat')).toBe('chat');
+    expect(answeredProtocol('bearer.abc')).toBe('');
   });
 });

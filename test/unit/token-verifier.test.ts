@@ -136,6 +136,14 @@ describe('forged and broken tokens are rejected with the right reason', () => {
     expect(await hs.verify(await sign(secretKey, 'HS256', good, { exp: null }))).toMatchObject({ ok: false, reason: 'invalid' });
   });
 
+  it('a sub that user:<sub> cannot name: control characters, or longer than a filter allows', async () => {
+    for (const sub of ['a\u0000b', 'line\nbreak', 'x'.repeat(252)]) {
+      expect(await hs.verify(await sign(secretKey, 'HS256', good, { sub })), JSON.stringify(sub).slice(0, 20)).toMatchObject({ ok: false, reason: 'invalid', detail: 'sub' });
+    }
+    expect(await hs.verify(await sign(secretKey, 'HS256', good, { sub: 'x'.repeat(251) }))).toMatchObject({ ok: true });
+    expect(await hs.verify(await sign(secretKey, 'HS256', good, { sub: 'org:7:user' }))).toMatchObject({ ok: true, sub: 'org:7:user' });
+  });
+
   it('a sub that is not a string', async () => {
     const numeric = await new SignJWT({ sub: 42 } as unknown as JWTPayload).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1m').sign(secretKey);
     expect(await hs.verify(numeric)).toMatchObject({ ok: false, reason: 'invalid' });

@@ -13,6 +13,7 @@
  */
 import { errors, importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { JwtSettings } from '../../config/jwt-settings.js';
+import { MAX_FILTER_LENGTH, parseFilter } from '../../protocol/filters.js';
 import { createJwksKeys, type JwksKeys, type JwksOptions } from './jwks-keys.js';
 import { parseClaim, type TokenClaim } from './permissions-claim.js';
 
@@ -63,7 +64,7 @@ export async function createTokenVerifier(settings: JwtSettings, jwksOptions: Jw
     if (token.length > MAX_TOKEN_LENGTH) return fail('invalid', 'too-long');
     try {
       const { payload } = await jwtVerify(token, getKey, options);
-      if (typeof payload.sub !== 'string' || payload.sub === '') return fail('invalid', 'sub');
+      if (!isSubject(payload.sub)) return fail('invalid', 'sub');
       const claim = parseClaim(payload[settings.claim]);
       if (claim === undefined) return fail('invalid', 'claim');
       return { ok: true, sub: payload.sub, expiresAt: (payload.exp ?? 0) * 1000, claim };
@@ -73,6 +74,14 @@ export async function createTokenVerifier(settings: JwtSettings, jwksOptions: Jw
     }
   };
   return { verify, prefetch: () => jwks?.prefetch() ?? Promise.resolve(true) };
+}
+
+/** Longest `sub` accepted: `user:<sub>` must be a valid filter (protocol/filters.ts MAX_FILTER_LENGTH). */
+export const MAX_SUBJECT_LENGTH = MAX_FILTER_LENGTH - 'user:'.length;
+
+/** A subject `user:<sub>` can name: non-empty, short enough, no control characters. */
+function isSubject(sub: unknown): sub is string {
+  return typeof sub === 'string' && sub !== '' && sub.length <= MAX_SUBJECT_LENGTH && parseFilter(`user:${sub}`).ok;
 }
 
 function fail(reason: VerifyFailure, detail: string): VerifyResult {
