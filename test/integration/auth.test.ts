@@ -4,12 +4,19 @@
  * tenant scopes in live delivery and replay, refresh and expiry.
  */
 import { request } from 'node:http';
+import { connect as tcpConnect } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PublishItem } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jwtSettings } from '../../src/config/jwt-settings.js';
+import type { Config } from '../../src/config/schema.js';
+import { Authenticator } from '../../src/edge/auth/authenticator.js';
 import { createEdgeAuthenticator } from '../../src/edge/auth/edge-authenticator.js';
+import { createTokenVerifier } from '../../src/edge/auth/token-verifier.js';
+import { compileRoles } from '../../src/protocol/permissions.js';
 import { Edge } from '../../src/edge/edge.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { envelopeFromValue } from '../../src/protocol/envelope.js';
@@ -26,12 +33,12 @@ afterEach(async () => {
   running = [];
 });
 
-async function startEdge(env: Record<string, string> = {}) {
+async function startEdge(env: Record<string, string> = {}, verifyDelayMs = 0) {
   const config = loadConfig({ env: { PORT: '0', HOST: '127.0.0.1', NOTIFIER_DRAIN_SECONDS: '0', ...JWT_ENV, ...env } });
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics();
   const bus = new MemoryBus();
-  const authenticator = await createEdgeAuthenticator(config, logger);
+  const authenticator = verifyDelayMs > 0 ? await slowAuthenticator(config, verifyDelayMs) : await createEdgeAuthenticator(config, logger);
   const edge = new Edge({ config, bus, logger, metrics, authenticator });
   await edge.start();
   const r = { edge, bus, metrics, clients: [] as TestClient[], url: `ws://127.0.0.1:${edge.port}/ws` };
@@ -42,6 +49,20 @@ async function startEdge(env: Record<string, string> = {}) {
     return c;
   };
   return { ...r, connect };
+}
+
+/** The configured verifier, answering `delayMs` late: as a JWKS fetch would. */
+async function slowAuthenticator(config: Config, delayMs: number): Promise<Authenticator> {
+  const settings = jwtSettings(config);
+  if (settings === undefined) throw new Error('jwt settings');
+  const verifier = await createTokenVerifier(settings);
+  const roles = compileRoles(config.authRoles);
+  if (!roles.ok) throw new Error('roles');
+  return new Authenticator({
+    verifier: { ...verifier, verify: async (t) => (await sleep(delayMs), verifier.verify(t)) },
+    roles: roles.roles,
+    scopeFields: config.scopeFields,
+  });
 }
 
 function item(i: number, fields: Record<string, unknown> = {}): PublishItem {
@@ -107,6 +128,32 @@ describe('tokens at the upgrade', () => {
     expect(raw.upgraded).toBe(true);
     expect(raw.headers['sec-websocket-protocol']).toBe('notifier.v1');
     expect(JSON.stringify(raw.headers)).not.toContain(token.slice(-20));
+  });
+
+  it('survives upgrades aborted while their token is verified (the response is never touched after abort)', async () => {
+    const r = await startEdge({}, 150);
+    const token = await mintToken();
+    const u = new URL(r.url);
+    const upgrade = `GET /ws?token=${token} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = tcpConnect(Number(u.port), '127.0.0.1', () => {
+              socket.write(upgrade);
+              setTimeout(() => socket.resetAndDestroy(), 20);
+            });
+            socket.on('close', () => resolve());
+            socket.on('error', () => undefined);
+          }),
+      ),
+    );
+    // Still serving, and no aborted upgrade left a connection behind.
+    const c = await r.connect(token);
+    await c.subscribe('user:user-1');
+    c.close();
+    await expect.poll(() => r.edge.stats()['connected_clients'], { timeout: 5000 }).toBe(0);
   });
 });
 
