@@ -3,7 +3,9 @@
  * `notifier start`: it subscribes, shows what `notifier notify` sends, stops showing what it
  * unsubscribed from, and reconnects, resubscribes and goes on after a server restart. Takes the
  * screenshot the README shows: into docs/live-page.png with UPDATE_SCREENSHOT=1 (or when it is
- * missing), else into a temp dir, so that a test run leaves the checkout unchanged.
+ * missing), else into a temp dir, so that a test run leaves the checkout unchanged. Then, against
+ * `notifier start` with NOTIFIER_AUTH=jwt: the page's token field (sent as a subprotocol), the
+ * user and expiry from welcome, a forbidden subscribe, and a refresh that takes a filter away.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { JWT_ENV, mintToken } from '../helpers/tokens.js';
 
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -209,6 +212,73 @@ describe('the live page in Chromium', () => {
     mkdirSync(join(target, '..'), { recursive: true });
     await page.screenshot({ path: target });
     expect(statSync(target).size).toBeGreaterThan(10_000);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('connects with the token field to an edge with NOTIFIER_AUTH=jwt: user, expiry, forbidden filters, refresh', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: \`apt-get install chromium\`, or set CHROMIUM`);
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const port = await freePort();
+    const server = spawnNotifier(['start'], { DATABASE_URL: db.url, REDIS_URL: '', PORT: String(port), NOTIFIER_DRAIN_SECONDS: '0', LOG_LEVEL: 'info', ...JWT_ENV });
+    cleanup.push(() => server.kill('SIGKILL'));
+    await server.port();
+    const http = `http://127.0.0.1:${port}`;
+    await waitReady(http);
+    await waitLeaderSeen(http);
+
+    const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
+    cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
+    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      viewport: { width: 1280, height: 1000 },
+    });
+    cleanup.push(() => context.close());
+    context.setDefaultTimeout(10_000);
+    const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
+    });
+
+    // Without a token the upgrade is refused (401): the page says to paste one.
+    await page.goto(`${http}/`);
+    await page.locator('#log li.error', { hasText: 'paste a token in the token field' }).first().waitFor();
+    expect(await page.getAttribute('#status', 'data-state')).not.toBe('connected');
+
+    const token = await mintToken({ sub: 'user-7', claim: { filters: ['entity_type:execution'] } });
+    await page.fill('#token', token);
+    await page.click('#connect');
+    await page.locator('#status[data-state="connected"]').waitFor();
+    await expect.poll(() => page.textContent('#user-id')).toBe('user-7');
+    await expect.poll(() => page.textContent('#expires-at')).toMatch(/\(in /);
+
+    // `all` is beyond the token: forbidden, named on the page; its own filters work.
+    await subscribe(page, 'all');
+    await page.locator('#sub-error', { hasText: 'all' }).waitFor();
+    await page.locator('#log li.warn', { hasText: 'forbidden' }).first().waitFor();
+    expect(await page.locator('#subs li[data-filter="all"]').count()).toBe(0);
+    await subscribe(page, 'entity_type', 'execution');
+    await chip(page, 'entity_type:execution').waitFor();
+    await subscribe(page, 'user', 'user-7');
+    await chip(page, 'user:user-7').waitFor();
+    await notify(db.url, 'execution_status_changed', { entity_type: 'execution', entity_id: 501, user_id: 'user-9' });
+    await row(page, 501).waitFor();
+
+    // Enter in the token field while connected refreshes: a token without entity_type:execution
+    // takes that filter away (unsubscribed, reason forbidden); user:<sub> stays.
+    await page.fill('#token', await mintToken({ sub: 'user-7', claim: { filters: [] }, expiresIn: 7200 }));
+    await page.press('#token', 'Enter');
+    await page.locator('#log li', { hasText: 'token refreshed' }).first().waitFor();
+    await page.locator('#subs li[data-filter="entity_type:execution"]').waitFor({ state: 'detached' });
+    await chip(page, 'user:user-7').waitFor();
+    await notify(db.url, 'execution_status_changed', { entity_type: 'execution', entity_id: 502, user_id: 'user-9' });
+    await notify(db.url, 'execution_status_changed', { entity_type: 'execution', entity_id: 503, user_id: 'user-7' });
+    await row(page, 503).waitFor();
+    expect(await row(page, 502).count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -6,10 +6,16 @@
 /** The text under the heading `heading` (any level), up to the next heading of the same or a higher level. */
 export function markdownSection(markdown: string, heading: string): string {
   const lines = markdown.split('\n');
-  const start = lines.findIndex((l) => /^#{1,6} /.test(l) && l.replace(/^#+ /, '').trim() === heading);
+  // A `# comment` inside a fenced code block (```sh, ```yaml) is no heading.
+  let fenced = false;
+  const isHeading = lines.map((l) => {
+    if (/^\s*```/.test(l)) fenced = !fenced;
+    return !fenced && /^#{1,6} /.test(l);
+  });
+  const start = lines.findIndex((l, i) => isHeading[i] && l.replace(/^#+ /, '').trim() === heading);
   if (start < 0) throw new Error(`no heading "${heading}"`);
   const level = /^#+/.exec(lines[start] ?? '')?.[0].length ?? 1;
-  const end = lines.findIndex((l, i) => i > start && /^#{1,6} /.test(l) && (/^#+/.exec(l)?.[0].length ?? 7) <= level);
+  const end = lines.findIndex((l, i) => i > start && isHeading[i] && (/^#+/.exec(l)?.[0].length ?? 7) <= level);
   return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
 }
 

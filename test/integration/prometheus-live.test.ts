@@ -4,7 +4,8 @@
  * in a temp dir) scrapes them every second with deploy/prometheus/alerts.yml loaded, and every
  * expression of deploy/grafana/notifier.json and alerts.yml must parse and return data. A typo or
  * a renamed metric fails here. The test drives every event a queried metric needs to exist
- * (error frames, closes, resumes and resets, a refused upgrade, a Redis reconnect), so no query
+ * (error frames, closes, resumes and resets, a refused upgrade, a refused token, a forbidden
+ * subscribe and a token refresh on edges with NOTIFIER_AUTH=jwt, a Redis reconnect), so no query
  * needs an `or vector(0)`.
  *
  * Alert expressions compare against a threshold, so a healthy cluster returns nothing: they are
@@ -25,6 +26,7 @@ import WebSocket from 'ws';
 import { parse } from 'yaml';
 import { createCluster, metricValue, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/services.js';
+import { JWT_ENV, mintToken, type MintOptions } from '../helpers/tokens.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -88,8 +90,9 @@ async function promQuery(expr: string): Promise<PromResponse> {
   return (await res.json()) as PromResponse;
 }
 
-async function connect(url: string): Promise<TestClient> {
-  const c = await TestClient.connect(url);
+/** Connects with a token (edges run with NOTIFIER_AUTH=jwt); by default one that may subscribe to anything. */
+async function connect(url: string, claim: MintOptions['claim'] = { filters: ['all'] }): Promise<TestClient> {
+  const c = await TestClient.connect(url, { headers: { Authorization: `Bearer ${await mintToken({ claim })}` } });
   clients.push(c);
   return c;
 }
@@ -100,7 +103,7 @@ beforeAll(async () => {
   await listener.waitForEvent('leader:listen:success');
   listenerHttp = `http://127.0.0.1:${await listener.port()}`;
   // The second edge takes 3 connections, so a fourth upgrade is refused (max_connections).
-  edges = [await cluster.startEdge(), await cluster.startEdge({ NOTIFIER_MAX_CONNECTIONS: '3' })];
+  edges = [await cluster.startEdge(JWT_ENV), await cluster.startEdge({ ...JWT_ENV, NOTIFIER_MAX_CONNECTIONS: '3' })];
   for (const e of edges) {
     await waitReady(e.http);
     await waitLeaderSeen(e.http);
@@ -194,6 +197,20 @@ describe('Prometheus against a running listener and two edges', () => {
     expect(await recovering.resume(String(watcher.welcome['epoch']), firstOffset, ['all'])).toMatchObject({ type: 'resumed' });
     const resetting = await connect(e1.url);
     expect(await resetting.resume('another-epoch', '1-0', ['all'])).toMatchObject({ type: 'reset' });
+    // Authentication: a refused token (401), a forbidden subscribe, a refresh.
+    const forged = new WebSocket(e1.url, { headers: { Authorization: 'Bearer not.a.token' } });
+    sockets.push(forged);
+    const forgedStatus = await new Promise<number>((resolve) => {
+      forged.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      forged.once('open', () => resolve(101));
+      forged.on('error', () => undefined);
+    });
+    expect(forgedStatus).toBe(401);
+    const narrow = await connect(e1.url, { filters: ['entity_type:live'] });
+    narrow.send({ type: 'subscribe', filter: 'all' });
+    await narrow.first((m) => m['type'] === 'error' && m['code'] === 'forbidden');
+    watcher.send({ type: 'refresh', token: await mintToken({ claim: { filters: ['all'] } }) });
+    await watcher.first((m) => m['type'] === 'refreshed');
     // The second edge at its limit of 3 refuses a fourth upgrade.
     await connect(e2.url);
     await connect(e2.url);
@@ -254,7 +271,7 @@ describe('Prometheus against a running listener and two edges', () => {
       async () => {
         const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
         const rules = res.data.groups.flatMap((g) => g.rules);
-        if (rules.length !== 8) throw new Error(`${rules.length} rules loaded`);
+        if (rules.length !== 9) throw new Error(`${rules.length} rules loaded`);
         const bad = rules.filter((r) => r.health !== 'ok');
         if (bad.length > 0) throw new Error(JSON.stringify(bad));
         return true;

@@ -45,6 +45,7 @@ const EXPECTED_ALERTS = [
   'NotifierDeliveryLatencyHigh',
   'NotifierSlowConsumerClosesSpiking',
   'NotifierEdgeNotReady',
+  'NotifierAuthFailuresSpiking',
 ];
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
@@ -70,7 +71,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(r.output).toContain('SUCCESS');
   });
 
-  it('has the issue’s eight alerts, each with for, severity, summary, description and a README runbook', () => {
+  it('has every expected alert, each with for, severity, summary, description and a README runbook', () => {
     expect(rules.map((r) => r.alert)).toEqual(EXPECTED_ALERTS);
     const readme = read('README.md');
     const anchors = new Set([...readme.matchAll(/^#{2,6} (.+)$/gm)].map((m) => anchor(m[1] ?? '')));
