@@ -75,7 +75,7 @@ function withEmbedded(running: RunningRole, embedded: EmbeddedPostgres | undefin
       await running.stop();
       await embedded.stop();
     },
-    banner: embeddedBanner({ databaseUrl: embedded.databaseUrl, dataDir: embedded.dataDir, edgePort: running.port, livePage: config.livePage !== false }),
+    banner: embeddedBanner({ databaseUrl: embedded.databaseUrl, dataDir: embedded.dataDir, edgePort: running.port, livePage: config.livePage !== false, auth: authModeFor('start', config) ?? 'none' }),
   };
 }
 

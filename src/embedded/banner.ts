@@ -11,6 +11,8 @@ export interface BannerInput {
   dataDir: string;
   edgePort: number;
   livePage: boolean;
+  /** NOTIFIER_AUTH in effect (start defaults to none). */
+  auth: 'jwt' | 'none';
 }
 
 const EXAMPLE_CHANNEL = 'execution_status_changed';
@@ -31,7 +33,7 @@ export function embeddedBanner(b: BannerInput): string {
     `  DATABASE_URL  ${b.databaseUrl}`,
     '                (applications send their notifications to this database)',
     ...(b.livePage ? [`  Live page     http://localhost:${b.edgePort}/`] : []),
-    `  WebSocket     ws://localhost:${b.edgePort}/ws  (no authentication: NOTIFIER_AUTH=none)`,
+    `  WebSocket     ws://localhost:${b.edgePort}/ws  ${b.auth === 'jwt' ? '(clients present a token: NOTIFIER_AUTH=jwt)' : '(no authentication: NOTIFIER_AUTH=none)'}`,
     '',
     '  Send a test notification from another terminal, in this directory:',
     `    ${env}npx notifier notify ${EXAMPLE_CHANNEL} '${EXAMPLE_PAYLOAD}'`,
