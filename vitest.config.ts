@@ -9,6 +9,8 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           // Unit tests first: a broken pure module fails fast, before any process is spawned.
           sequence: { groupOrder: 0 },
+          // The property tests run 10,000 cases each: seconds alone, longer beside other files on 2 cores.
+          testTimeout: 30_000,
         },
       },
       {
