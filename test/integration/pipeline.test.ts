@@ -11,6 +11,7 @@ let cluster: Cluster;
 let edge: { url: string; http: string };
 let listenerHttp: string;
 let edgeProc: NotifierProcess;
+let listenerProc: NotifierProcess;
 const clients: TestClient[] = [];
 
 async function client(...filters: string[]): Promise<TestClient> {
@@ -32,6 +33,7 @@ beforeAll(async () => {
   const started = await startPipeline(cluster);
   edge = started.edge;
   edgeProc = started.edge.proc;
+  listenerProc = started.listener;
   listenerHttp = `http://127.0.0.1:${await started.listener.port()}`;
 });
 
@@ -77,9 +79,10 @@ describe('pipeline', () => {
   it('hostile payloads: the listener keeps going and delivers every one, the valid ones around them in order (issue 14 §8)', async () => {
     const c = await client('notification_type:enforcement_created');
     const nonJsonBefore = (await metricValue(listenerHttp, 'notifier_pg_payload_not_json_total')) ?? 0;
+    const logsBefore = listenerProc.logs.length;
     const hostile = [
       '{"entity_type": "x",', // invalid JSON
-      JSON.stringify({ pad: 'x'.repeat(7_900) }), // near NOTIFY's 8,000-byte limit
+      JSON.stringify({ pad: 'x'.repeat(7_989) }), // 7,999 bytes: the most a NOTIFY payload may hold
       `${'['.repeat(1_950)}\n${'['.repeat(1_950)}${']'.repeat(3_900)}`, // nested 3,900 deep (NOTIFY's limit; 10,000 in the unit test), a raw newline
       '{"s":"\\ud800","t":"a\\u0000b"}', // a lone surrogate and NUL, escaped
       '{"entity_id": 123456789012345678901234567890}', // an integer past 2^53
@@ -95,8 +98,11 @@ describe('pipeline', () => {
     const got = await c.waitForNotifications(sent.length, 15_000);
     expect(got.filter((n) => typeof (n['payload'] as { seq?: unknown })?.seq === 'number').map((n) => (n['payload'] as { seq: number }).seq)).toEqual([0, 2, 4, 6, 8, 10, 99]);
     expect(got[1]?.['payload']).toBe('{"entity_type": "x",');
+    expect(JSON.stringify(got[3]?.['payload'])).toHaveLength(7_999);
     expect(JSON.stringify(got[5]?.['payload'])).toHaveLength(7_800);
     expect((await metricValue(listenerHttp, 'notifier_pg_payload_not_json_total')) ?? 0).toBe(nonJsonBefore + 1);
+    // The invalid one is logged (trimmed: this one is short enough to appear whole), once.
+    expect(listenerProc.eventsSince('listener:payload:not-json', logsBefore).map((l) => l['payload'])).toEqual(['{"entity_type": "x",']);
     expect((await fetch(`${listenerHttp}/ready`)).status).toBe(200);
   });
 
