@@ -3,7 +3,11 @@
  * address behind a trusted proxy (X-Forwarded-For and PROXY protocol v2 on a raw socket), per-IP
  * and per-user limits, the upgrade rate, slowloris, the Host allow-list and the metrics port/token.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -12,6 +16,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createEdgeAuthenticator } from '../../src/edge/auth/edge-authenticator.js';
 import { Edge, type EdgeOptions } from '../../src/edge/edge.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { haproxyBin, haproxyConfig } from '../cluster/harness.js';
 import { JWT_ENV, mintToken } from '../helpers/tokens.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -45,12 +50,17 @@ async function startEdge(env: Record<string, string> = {}, extra: Partial<EdgeOp
 type Running = Awaited<ReturnType<typeof startEdge>>;
 
 /** An upgrade request: 'upgraded' (the socket is kept for afterEach) or the refusal's status and JSON body. */
-function upgrade(r: Running, headers: Record<string, string> = {}, path = '/ws'): Promise<'upgraded' | { status: number; body: Record<string, unknown> }> {
+function upgrade(
+  r: Running,
+  headers: Record<string, string> = {},
+  via: { port?: number; localAddress?: string } = {},
+): Promise<'upgraded' | { status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',
-      port: r.edge.port,
-      path,
+      port: via.port ?? r.edge.port,
+      localAddress: via.localAddress,
+      path: '/ws',
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
     req.on('upgrade', (_res, socket) => {
@@ -138,6 +148,25 @@ describe('per-IP limit and upgrade rate', () => {
     const untrusted = await startEdge({ NOTIFIER_MAX_CONNECTIONS_PER_IP: '1' });
     expect(await proxied(untrusted, [198, 51, 100, 1])).toBe('HTTP/1.1 101 Switching Protocols');
     expect(await proxied(untrusted, [198, 51, 100, 2])).toBe('HTTP/1.1 429 Too Many Requests');
+  });
+
+  it.each(['http', 'tcp'] as const)('behind HAProxy (deploy/haproxy/haproxy.cfg, %s mode): each client is counted by its own address', async (mode) => {
+    const r = await startEdge({ NOTIFIER_MAX_CONNECTIONS_PER_IP: '1', NOTIFIER_TRUSTED_PROXIES: '127.0.0.1/32' });
+    const [port, statsPort] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'notifier-haproxy-'));
+    const cfg = join(dir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig({ mode, port, statsPort, edgePorts: [r.edge.port], maxconn: 100 }));
+    const lb = spawn(haproxyBin(), ['-db', '-f', cfg], { stdio: 'ignore' });
+    try {
+      // Clients on other loopback addresses: HAProxy itself connects to the edge from 127.0.0.1.
+      const from = (localAddress: string) => upgrade(r, {}, { port, localAddress });
+      await expect.poll(() => from('127.0.0.2').catch(() => 'not yet'), { timeout: 10_000, interval: 200 }).toBe('upgraded');
+      expect(await from('127.0.0.3')).toBe('upgraded');
+      expect(await from('127.0.0.2')).toMatchObject({ status: 429, body: { reason: 'per_ip' } });
+    } finally {
+      lb.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('upgrade rate: a burst of N per address, then 429 upgrade_rate until it refills', async () => {
