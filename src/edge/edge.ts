@@ -5,7 +5,7 @@
  *   bus-feed.ts        the bus as an ordered, gap-free feed (heartbeat-watch.ts: is it alive?)
  *   delivery.ts        notification → matching topics → native publish (the hot path)
  *   history-reads.ts   history for replays: recent copy (recent-history.ts), else the bus
- *   admission.ts       may a new connection open? (draining, starting, capacity)
+ *   admission.ts       may a new connection open? (origin, rate, draining, starting, capacity, per IP, per user)
  *   ws-transport.ts    GET /ws: uWS route and socket events; the Transport over uWS sockets
  *   session.ts         one connection's requests and limits, transport-neutral (transport.ts)
  *   subscriptions.ts   filters ↔ routing topics (filter-index.ts) and their counts
@@ -24,7 +24,7 @@ import { Admission } from './admission.js';
 import { BusFeed } from './bus-feed.js';
 import { Delivery } from './delivery.js';
 import type { Authenticator } from './auth/authenticator.js';
-import { socketAddress } from './client-address.js';
+import { clientAddress } from './client-address.js';
 import { HistoryReads } from './history-reads.js';
 import { addHttpRoutes } from './http-routes.js';
 import { Lifecycle } from './lifecycle.js';
@@ -67,8 +67,13 @@ export class Edge {
   private readonly connections = new WsConnections();
   private readonly feed: BusFeed;
   private readonly lifecycle: Lifecycle<WsConn>;
+  private readonly resumes: Resumes;
   private listenSocket: Uws.us_listen_socket | undefined;
   private boundPort = 0;
+  /** NOTIFIER_METRICS_PORT: /metrics and /stats on their own listen socket. */
+  private readonly metricsApp: Uws.TemplatedApp | undefined;
+  private metricsSocket: Uws.us_listen_socket | undefined;
+  private boundMetricsPort = 0;
 
   constructor(private readonly opts: EdgeOptions) {
     const { config, bus, logger, metrics } = opts;
@@ -78,11 +83,12 @@ export class Edge {
       logger.warn({ event: 'edge:uws:fallback' }, 'running on the slow uWebSockets.js fallback (NOTIFIER_ALLOW_UWS_FALLBACK=1)');
     }
     this.app = uws.App();
+    this.metricsApp = config.metricsPort === undefined ? undefined : uws.App();
     const history = new HistoryReads(bus, metrics, config.replayCacheBytes);
     const delivery = new Delivery({ publisher: this.app, indexes: this.indexes, scopeFields: config.scopeFields, history, metrics, channels: config.channels });
     this.feed = new BusFeed({ bus, config, logger, metrics, deliver: (n) => delivery.deliver(n), resync: () => this.lifecycle.resync() });
     this.subscriptions = new Subscriptions(this.indexes, metrics, config.maxSubscriptions);
-    const resumes = new Resumes({
+    const resumes = (this.resumes = new Resumes({
       feed: this.feed,
       scopeFields: config.scopeFields,
       history,
@@ -90,7 +96,8 @@ export class Edge {
       metrics,
       logger,
       maxBuffered: Math.floor(config.maxBackpressureBytes / 2),
-    });
+      maxConcurrent: config.maxConcurrentReplays,
+    }));
     const { authenticator } = opts;
     const sessions = new Sessions({
       config,
@@ -125,7 +132,7 @@ export class Edge {
       admission,
       sessions,
       connections: this.connections,
-      clientAddress: socketAddress,
+      clientAddress: clientAddress({ trustedProxies: config.trustedProxies, tracked: Admission.tracksAddresses(config) }),
       authenticator,
       onAuthFailure: (reason, detail) => {
         metrics.authFailures.inc({ reason });
@@ -151,11 +158,17 @@ export class Edge {
       send: opts.send,
       sendLoopbackOnly: opts.sendLoopbackOnly ?? false,
       otherPaths: ['/ws'],
+      metricsApp: this.metricsApp,
     });
   }
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The port /metrics and /stats are served on (the main port without NOTIFIER_METRICS_PORT). */
+  get metricsPort(): number {
+    return this.metricsApp === undefined ? this.boundPort : this.boundMetricsPort;
   }
 
   /**
@@ -173,6 +186,18 @@ export class Edge {
     this.listenSocket = listening.socket;
     this.boundPort = listening.port;
     logger.info({ event: 'edge:listen:success', host: config.host, port: this.boundPort }, `edge listening on ${config.host}:${this.boundPort}`);
+    if (this.metricsApp !== undefined && config.metricsPort !== undefined) {
+      const metrics = await listenExclusive(this.uws, this.metricsApp, config.host, config.metricsPort).catch((err: Error) => {
+        this.closeListenSockets();
+        throw new Error(`NOTIFIER_METRICS_PORT: ${err.message}`);
+      });
+      this.metricsSocket = metrics.socket;
+      this.boundMetricsPort = metrics.port;
+      logger.info({ event: 'edge:metrics:listen', host: config.host, port: this.boundMetricsPort }, `/metrics and /stats on ${config.host}:${this.boundMetricsPort} only`);
+    }
+    if (config.metricsToken === undefined && config.metricsPort === undefined) {
+      logger.info({ event: 'edge:metrics:open' }, '/metrics and /stats answer anyone who reaches the main port (set NOTIFIER_METRICS_PORT or NOTIFIER_METRICS_TOKEN)');
+    }
     if (this.opts.authenticator === undefined) {
       logger.warn(
         { event: 'edge:auth:off', auth: 'none' },
@@ -201,8 +226,7 @@ export class Edge {
    */
   async stop(): Promise<void> {
     this.feed.stop();
-    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = undefined;
+    this.closeListenSockets();
     // Nothing ran in between: readiness turns false in the same turn as the listen socket closes.
     await this.lifecycle.drain();
   }
@@ -212,6 +236,8 @@ export class Edge {
       connected_clients: this.connections.size,
       total_subscriptions: this.subscriptions.count,
       filter_sets: this.indexes.size,
+      replays_running: this.resumes.replays.running,
+      replays_waiting: this.resumes.replays.waiting,
       scopes: this.indexes.scopes,
       node: this.nodeId,
       auth: this.opts.authenticator === undefined ? 'none' : 'jwt',
@@ -226,6 +252,13 @@ export class Edge {
       uptime_seconds: Math.round(process.uptime()),
       ...this.opts.stats?.(),
     };
+  }
+
+  private closeListenSockets(): void {
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    if (this.metricsSocket) this.uws.us_listen_socket_close(this.metricsSocket);
+    this.listenSocket = undefined;
+    this.metricsSocket = undefined;
   }
 
   private processReady(): boolean {

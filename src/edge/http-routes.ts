@@ -1,15 +1,17 @@
 /**
- * The edge's plain HTTP routes: GET /health (liveness), /ready (readiness), /stats, /metrics,
- * the optional live routes (live-routes.ts) and a 404 that lists them all. Each answers from
- * functions handed in, so this file knows nothing of connections or the bus.
+ * The edge's plain HTTP routes: GET /health (liveness), /ready (readiness), /stats and /metrics
+ * (metrics-routes.ts: here, or on NOTIFIER_METRICS_PORT's own app), the optional live routes
+ * (live-routes.ts) and a 404 that lists them all. Each answers from functions handed in, so this
+ * file knows nothing of connections or the bus.
  *
- * May import config and observability types, http-reply, live-routes, send-endpoint (type) and uws.
+ * May import config and observability types, http-reply, live-routes, metrics-routes, send-endpoint (type) and uws.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { replyAsync, replyJson } from './http-reply.js';
+import { replyJson } from './http-reply.js';
 import { addLiveRoutes } from './live-routes.js';
+import { METRICS_PATHS, addMetricsRoutes } from './metrics-routes.js';
 import type { SendFn } from './send-endpoint.js';
 import type { Uws } from './uws.js';
 
@@ -29,23 +31,21 @@ export interface HttpRoutesOptions {
   sendLoopbackOnly: boolean;
   /** Paths served by other modules (/ws), for the 404 answer. */
   otherPaths: readonly string[];
+  /** NOTIFIER_METRICS_PORT's app: /metrics and /stats are served there and not on `app`. */
+  metricsApp?: Uws.TemplatedApp | undefined;
 }
 
 export function addHttpRoutes(app: Uws.TemplatedApp, opts: HttpRoutesOptions): void {
-  const { metrics } = opts;
   app.get('/health', (res) => replyJson(res, '200 OK', { status: 'ok' }));
   app.get('/ready', (res) => {
     const ready = opts.ready();
     replyJson(res, ready ? '200 OK' : '503 Service Unavailable', { status: ready ? 'ready' : 'not ready', ...opts.readyDetails() });
   });
-  app.get('/stats', (res) => replyJson(res, '200 OK', opts.stats()));
-  app.get('/metrics', (res) =>
-    replyAsync(res, async () => {
-      metrics.busHeartbeatAge.set((opts.heartbeatAgeMs() ?? -1000) / 1000);
-      return { status: '200 OK', type: metrics.registry.contentType, body: await metrics.registry.metrics() };
-    }),
-  );
+  const metricsOptions = { metrics: opts.metrics, stats: opts.stats, heartbeatAgeMs: opts.heartbeatAgeMs, token: opts.config.metricsToken };
+  const separate = opts.metricsApp;
+  addMetricsRoutes(separate ?? app, metricsOptions);
+  if (separate !== undefined) separate.any('/*', (res) => replyJson(res, '404 Not Found', { error: 'not found', endpoints: METRICS_PATHS }));
   const live = addLiveRoutes(app, opts);
-  const endpoints = [...opts.otherPaths, '/health', '/ready', '/stats', '/metrics', ...live];
+  const endpoints = [...opts.otherPaths, '/health', '/ready', ...(separate ? [] : METRICS_PATHS), ...live];
   app.any('/*', (res) => replyJson(res, '404 Not Found', { error: 'not found', endpoints }));
 }

@@ -4,10 +4,13 @@
  * joins its topics, or — when that history is gone (another epoch, or trimmed) — it sends
  * `reset` and puts it live from now.
  *
+ * Replays run at most NOTIFIER_MAX_CONCURRENT_REPLAYS at once per edge (replay-slots.ts); more
+ * wait their turn, out of their topics, and lose nothing.
+ *
  * Transport-neutral: works on any Transport, so SSE's Last-Event-ID resumes the same way.
  *
- * May import observability types, protocol, replay, history-reads, subscriptions and the
- * transport contract.
+ * May import observability types, protocol, replay, replay-slots, history-reads, subscriptions
+ * and the transport contract.
  */
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,6 +19,7 @@ import { resetMessage, resumedMessage } from '../protocol/messages.js';
 import { frameScopeKey } from '../protocol/scope.js';
 import type { HistoryReads } from './history-reads.js';
 import { replay } from './replay.js';
+import { ReplaySlots } from './replay-slots.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { SessionState, Transport } from './transport.js';
 
@@ -39,25 +43,47 @@ export interface ResumesOptions {
   logger: Logger;
   /** A replay waits for the send buffer to drain below this before sending more. */
   maxBuffered: number;
+  /** Replays running at once; more wait in line. */
+  maxConcurrent: number;
 }
 
 export class Resumes {
   /** Wakes the replay of a connection waiting for its send buffer to drain (only those). */
   private readonly drainWaiters = new Map<SessionState, () => void>();
+  private readonly slots: ReplaySlots<SessionState>;
 
-  constructor(private readonly opts: ResumesOptions) {}
+  constructor(private readonly opts: ResumesOptions) {
+    this.slots = new ReplaySlots(opts.maxConcurrent);
+  }
+
+  /** Replays running, and waiting for a slot. */
+  get replays(): { running: number; waiting: number } {
+    return { running: this.slots.active, waiting: this.slots.waiting };
+  }
 
   /**
    * Replays since `offset` then goes live, or resets. The caller has set the connection's filters
    * and marked it replaying (session.ts: before the filters change, so it joins no topic meanwhile).
    */
   start<C>(t: Transport<C>, c: C, epoch: string, offset: string): void {
-    const { feed, history, subscriptions, metrics, logger, maxBuffered, scopeFields } = this.opts;
+    const { feed } = this.opts;
     if (feed.epoch === undefined || epoch !== feed.epoch) {
       this.reset(t, c, 'epoch');
       return;
     }
     const s = t.state(c);
+    this.slots.acquire(s, () => this.run(t, c, s, epoch, offset));
+  }
+
+  /** The replay itself, holding a slot until it ends. */
+  private run<C>(t: Transport<C>, c: C, s: SessionState, epoch: string, offset: string): void {
+    const { feed, history, subscriptions, metrics, logger, maxBuffered, scopeFields } = this.opts;
+    // It may have waited for its slot while the bus history changed epoch.
+    if (epoch !== feed.epoch) {
+      if (t.isOpen(c)) this.reset(t, c, 'epoch');
+      this.slots.release();
+      return;
+    }
     replay(
       { readAfter: (after, count) => history.readAfter(after, count), liveOffset: () => feed.lastOffset },
       {
@@ -78,15 +104,17 @@ export class Resumes {
       },
       offset,
       { chunk: REPLAY_CHUNK, maxBuffered },
-    ).then(
-      (result) => {
-        if (result.status === 'expired' && t.isOpen(c)) this.reset(t, c, 'expired');
-      },
-      (err: Error) => {
-        logger.warn({ event: 'edge:resume:error', err: err.message }, 'replay failed; resetting the client');
-        if (t.isOpen(c)) this.reset(t, c, 'expired');
-      },
-    );
+    )
+      .then(
+        (result) => {
+          if (result.status === 'expired' && t.isOpen(c)) this.reset(t, c, 'expired');
+        },
+        (err: Error) => {
+          logger.warn({ event: 'edge:resume:error', err: err.message }, 'replay failed; resetting the client');
+          if (t.isOpen(c)) this.reset(t, c, 'expired');
+        },
+      )
+      .finally(() => this.slots.release());
   }
 
   /** The connection's send buffer drained, or it closed: a replay waiting for that goes on. */
@@ -95,6 +123,12 @@ export class Resumes {
     if (wake === undefined) return;
     this.drainWaiters.delete(s);
     wake();
+  }
+
+  /** The connection closed: a replay waiting to drain ends, one waiting for a slot leaves the line. */
+  closed(s: SessionState): void {
+    this.slots.leave(s);
+    this.wake(s);
   }
 
   /** Tells the client its history is gone and puts it live from the edge's current offset. */

@@ -179,7 +179,7 @@ export class Sessions {
 
   /** The connection closed (any reason): a waiting replay ends, its subscriptions go. */
   closed(s: SessionState): void {
-    this.opts.resumes.wake(s);
+    this.opts.resumes.closed(s);
     this.opts.subscriptions.closed(s);
   }
 }

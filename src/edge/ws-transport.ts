@@ -1,6 +1,6 @@
 /**
  * The WebSocket transport: GET /ws on uWebSockets.js. Registers the route with its limits,
- * asks Admission before each upgrade, and hands every event of an open socket to the sessions;
+ * asks Admission before each upgrade (origin, rates, limits; refusals answered in JSON), and hands every event of an open socket to the sessions;
  * `WsConnections` is the Transport (transport.ts) over uWS sockets and their registry.
  *
  * uWS settings are set on purpose (DESIGN §11): inbound frames over NOTIFIER_MAX_FRAME_BYTES are
@@ -118,7 +118,7 @@ export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOpt
       const extensions = req.getHeader('sec-websocket-extensions');
       // Never the offered header as it is: it may hold `bearer.<token>`, echoed into logs and ws.protocol.
       const protocol = answeredProtocol(offered);
-      const early = admission.decide(request);
+      const early = admission.arrive(request);
       if (early !== undefined) return refuse(res, early);
       if (authenticator === undefined) {
         const peer = anonymousFrom(request.ip);

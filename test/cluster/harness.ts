@@ -548,7 +548,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     // --- notifier processes --------------------------------------------------------------
     const common = { REDIS_URL: redisUrl, NOTIFIER_REDIS_PREFIX: prefix, PORT: '0' };
     const listenerEnv: Record<string, string> = { ...common, DATABASE_URL: pgUrl, ...opts.env, ...opts.listenerEnv };
-    const edgeEnv = { ...common, DATABASE_URL: pgUrl, ...opts.env, ...opts.edgeEnv };
+    // HAProxy (127.0.0.1) sends each client's address with the PROXY protocol (deploy/haproxy/haproxy.cfg).
+    const edgeEnv = { ...common, DATABASE_URL: pgUrl, NOTIFIER_TRUSTED_PROXIES: '127.0.0.1/32', ...opts.env, ...opts.edgeEnv };
     const listenerPorts = new Map<NotifierProcess, Promise<number>>();
 
     let nextListener = 0;

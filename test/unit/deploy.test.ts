@@ -140,6 +140,11 @@ describe('deploy/haproxy/haproxy.cfg', () => {
     expect(directives).toContain('timeout tunnel 1h');
   });
 
+  it('tells the edges each client’s address (PROXY protocol v2), and the cluster tests’ edges trust it', () => {
+    expect(directives.find((d) => d.startsWith('default-server '))).toMatch(/\bsend-proxy-v2\b/);
+    expect(read('test/cluster/harness.ts')).toMatch(/NOTIFIER_TRUSTED_PROXIES: '127\.0\.0\.1\/32'/);
+  });
+
   it('renders the cluster tests’ config: only ports, servers, maxconn and mode change', () => {
     const out = haproxyConfig({ mode: 'tcp', port: 18080, statsPort: 18404, edgePorts: [19001, 19002, 19003, 19004], maxconn: 1234 });
     const lines = out.split('\n').map((l) => l.trim());

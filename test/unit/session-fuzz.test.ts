@@ -62,7 +62,7 @@ describe('a session under hostile frames', () => {
     const subscriptions = new Subscriptions(new ScopedIndexes(), metrics, 5);
     let resumesStarted = 0;
     let closes = 0;
-    const resumes = { start: () => void resumesStarted++, wake: () => {} } as unknown as Resumes;
+    const resumes = { start: () => void resumesStarted++, wake: () => {}, closed: () => {} } as unknown as Resumes;
     const sessions = new Sessions({
       config: { maxInboundPerSecond: 10, maxSubscriptions: 5 },
       metrics,
