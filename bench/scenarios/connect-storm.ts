@@ -20,6 +20,7 @@ import { LoadGen, MAX_PER_WORKER } from '../loadgen/pool.js';
 import { sleep } from '../loadgen/producer.js';
 import type { AuthMode } from '../loadgen/tokens.js';
 import { startNotifier } from '../peers/notifier.js';
+import { loadAverage } from '../loadgen/measure.js';
 import type { Subject } from '../peers/subject.js';
 import { httpGet } from '../../test/cluster/system.js';
 
@@ -127,6 +128,7 @@ export const connectStorm: Scenario = {
     ctx.param?.('a connect', 'TCP connect → upgrade with `Authorization: Bearer <token>` (verified before the socket opens) → `welcome` → `subscribe` → `subscribed`');
     ctx.param?.('tokens', 'one per client, sub = i, exp in 6 h, claim `notifier: {"filters": []}`, minted with jose before the storm; ES256 with a P-256 key (edge: NOTIFIER_JWT_PUBLIC_KEY), HS256 with a 42-byte secret');
     ctx.param?.('RSS per connection', `ΔRSS / ${sizes.added} between readings ${sizes.settleMs} ms after the warm clients and after the storm (scenario 3's method); one fresh edge per mode, default configuration`);
+    ctx.param?.('load average at the start', loadAverage());
     const out: Measurement[] = [];
     for (const [mode, label] of MODES) out.push(...(await stormOn(mode, label, sizes, ctx.log)));
     const rate = (label: string) => out.find((m) => m.subject === `notifier, ${label}` && m.metric === 'connects/s')?.value ?? Number.NaN;
