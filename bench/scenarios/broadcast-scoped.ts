@@ -37,7 +37,7 @@ const PROFILE = [
   '',
   '**Why 0.9× is out of reach in this shape.** Unscoped, one notification is 5,000 deliveries; scoped over 100 tenants it is 50, so the same deliveries/s need 100× the notifications/s ' +
     '(≈ 80k/s from PostgreSQL, when one-recipient notifications top out at about 42k/s on this machine, scenario 4) and pay the per-publish cost of uWS 100× as often. ' +
-    'Scoping itself costs little: against the same 50-recipient shape through `user:<k>` filters (groups), scoped trials ran within run-to-run noise (0.92× and 1.5× in two runs). ' +
+    'Scoping itself costs little: against the same 50-recipient shape through `user:<k>` filters (groups), scoped trials ran within run-to-run noise (0.92×, 1.54× and 1.23× in three runs). ' +
     'Reaching 0.9× of broadcast needs batching per notification source (more recipients per notification), not a cheaper scope lookup.',
 ].join('\n');
 const TENANTS = 100;
