@@ -27,6 +27,19 @@ export interface FanoutOptions {
   pattern: 'broadcast' | 'selective';
   /** Broadcast pattern only: notification seq still carries `user_id` seq % connections (every client matches anyway). */
   perUser?: boolean;
+  /**
+   * Tenants: notification seq carries `tenant_id` t<seq % tenants>. With `scoped`, client i's
+   * token is scoped to tenant t<i % tenants> (so a notification reaches connections / tenants
+   * clients; flow control on total frames), else the clients are unscoped and the field is
+   * only carried.
+   */
+  tenants?: number;
+  scoped?: boolean;
+  /**
+   * With `groups` (filters { kind: 'group' }): notification seq carries `user_id` seq % groups and
+   * reaches connections / groups clients (the same shape as scoped tenants, through filters).
+   */
+  groups?: number;
   log: (m: string) => void;
 }
 
@@ -52,7 +65,7 @@ export interface FanoutResult {
 /** Opens the clients on a subject and logs how it went; fails (with them closed) if none connected. */
 export async function openClients(
   subject: Subject,
-  o: Pick<FanoutOptions, 'connections' | 'filters' | 'workers' | 'sampleEvery' | 'log'>,
+  o: Pick<FanoutOptions, 'connections' | 'filters' | 'workers' | 'sampleEvery' | 'log' | 'tenants' | 'scoped'>,
 ): Promise<{ load: LoadGen; ready: number }> {
   const { load, ready, failed, errors, ms } = await LoadGen.open({
     host: subject.host,
@@ -63,6 +76,8 @@ export async function openClients(
     filters: o.filters,
     workers: o.workers,
     sampleEvery: o.sampleEvery,
+    ...(subject.auth !== undefined && { auth: subject.auth }),
+    ...(o.scoped === true && o.tenants !== undefined && { tenants: o.tenants }),
   });
   o.log(`${subject.name}: ${ready} connections ready in ${ms} ms${failed ? `, ${failed} failed: ${errors.join('; ')}` : ''}`);
   if (ready === 0) {
@@ -75,14 +90,17 @@ export async function openClients(
 export async function measureFanout(subject: Subject, o: FanoutOptions): Promise<FanoutResult> {
   const { load, ready } = await openClients(subject, o);
   try {
-    const perItem = o.pattern === 'broadcast' ? ready : 1;
-    const received = o.pattern === 'broadcast' ? () => load.progress() : () => load.totalProgress();
+    // Recipients per notification: everyone, one, or one tenant's / group's share.
+    const split = o.scoped === true ? o.tenants : o.groups;
+    const perItem = split !== undefined ? ready / split : o.pattern === 'broadcast' ? ready : 1;
+    const received = o.pattern === 'broadcast' && split === undefined ? () => load.progress() : () => load.totalProgress() / perItem;
     const driver = maxRate(subject, {
       received,
       changed: () => load.nextProgress(),
       window: o.flowWindow,
       maxBatch: o.maxBatch,
-      userOf: o.pattern === 'selective' || o.perUser === true ? (seq) => seq % ready : undefined,
+      userOf: o.groups !== undefined ? (seq) => seq % (o.groups as number) : o.pattern === 'selective' || o.perUser === true ? (seq) => seq % ready : undefined,
+      tenantOf: o.tenants !== undefined ? (seq) => `t${seq % (o.tenants as number)}` : undefined,
     });
     await sleep(o.warmupMs);
     const roles = { ...subject.processes(), 'load generator': load.pids };

@@ -15,10 +15,11 @@ export const OP_PONG = 0xa;
 /** A fixed key: the server only hashes it, and this client does not check the accept header. */
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
-export function upgradeRequest(host: string, port: number, path: string): Buffer {
+/** `headers`: extra header lines, each ending in CRLF (e.g. tokens.ts' bearerHeader). */
+export function upgradeRequest(host: string, port: number, path: string, headers = ''): Buffer {
   return Buffer.from(
     `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
     'latin1',
   );
 }

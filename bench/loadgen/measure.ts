@@ -94,3 +94,12 @@ export function rssPeak(pid: () => number, everyMs = 100): { stop(): number } {
     },
   };
 }
+
+/** /proc/loadavg's 1, 5 and 15 minute averages: other work on the machine during a run. */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') + ' (1, 5, 15 min; 2 cores)';
+  } catch {
+    return 'unknown';
+  }
+}

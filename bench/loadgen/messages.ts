@@ -1,4 +1,5 @@
 /** What the load generator's parent (pool.ts) and its worker processes (worker.ts) say over IPC. */
+import type { ClientAuth } from './tokens.js';
 
 /**
  * How a client subscribes:
@@ -20,7 +21,9 @@ export type FilterSpec =
    * `count` filters of connection i's own, each exactly `length` characters long:
    * `entity:doc:<i>-<j>-xxx…` (distinct within the connection and from every other's).
    */
-  | { kind: 'many'; count: number; length: number };
+  | { kind: 'many'; count: number; length: number }
+  /** `user:<i % groups>`: `groups` sets of connections, each reached by the notifications of its user id. */
+  | { kind: 'group'; groups: number };
 
 export interface OpenSpec {
   host: string;
@@ -41,6 +44,10 @@ export interface OpenSpec {
   concurrency: number;
   /** Give up on a connection not ready after this long. */
   connectTimeoutMs: number;
+  /** Tokens (tokens.ts), one per connection, minted before the first connect; absent: anonymous. */
+  auth?: ClientAuth;
+  /** Every connection scoped to tenant `t<i % tenants>` (its token's scope). */
+  tenants?: number;
 }
 
 export type ToWorker =
@@ -63,7 +70,8 @@ export interface WorkerReport {
 }
 
 export type FromWorker =
-  | { t: 'opened'; ready: number; failed: number; errors: string[]; ms: number }
+  /** ms: first connect → last ready (tokens are minted before, in mintMs). */
+  | { t: 'opened'; ready: number; failed: number; errors: string[]; ms: number; mintMs: number; startedAt: number; endedAt: number }
   | { t: 'progress'; frames: number; open: number }
   | ({ t: 'report'; id: number } & WorkerReport);
 
@@ -73,6 +81,8 @@ export function filtersFor(spec: FilterSpec, i: number): string[] {
       return ['all'];
     case 'user':
       return [`user:${i}`, ...spec.shared];
+    case 'group':
+      return [`user:${i % spec.groups}`];
     case 'many':
       return Array.from({ length: spec.count }, (_v, j) => `entity:doc:${i}-${j}-`.padEnd(spec.length, 'x'));
   }

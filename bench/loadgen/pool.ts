@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { indicesOf, type FilterSpec, type LoadMode, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
 import { endWorkers } from './children.js';
+import type { ClientAuth } from './tokens.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -42,6 +43,10 @@ export interface LoadOptions {
   probeWorker?: boolean;
   concurrency?: number;
   connectTimeoutMs?: number;
+  /** Tokens for notifier clients (the subject's `auth`); absent: anonymous. */
+  auth?: ClientAuth;
+  /** Scope every client to tenant `t<i % tenants>`. */
+  tenants?: number;
 }
 
 /** The workers' reports summed (same shape as one worker's). */
@@ -64,7 +69,11 @@ export class LoadGen {
   private constructor(readonly opts: LoadOptions) {}
 
   /** Forks the workers and opens every connection; resolves once each is ready (subscribed) or failed. */
-  static async open(opts: LoadOptions): Promise<{ load: LoadGen; ready: number; failed: number; errors: string[]; ms: number }> {
+  /**
+   * ms: the slowest worker's first connect → last ready; spanMs: the first worker's first connect →
+   * the last worker's last ready (tokens are minted before either starts; mintMs the longest minting).
+   */
+  static async open(opts: LoadOptions): Promise<{ load: LoadGen; ready: number; failed: number; errors: string[]; ms: number; spanMs: number; mintMs: number }> {
     const load = new LoadGen(opts);
     const n = opts.workers ?? Math.max(2, Math.ceil(opts.connections / MAX_PER_WORKER));
     if (Math.ceil(opts.connections / n) > MAX_PER_WORKER) throw new Error(`${opts.connections} connections need more than ${n} workers`);
@@ -80,6 +89,8 @@ export class LoadGen {
       sampleEvery,
       concurrency: opts.concurrency ?? 64,
       connectTimeoutMs: opts.connectTimeoutMs ?? 60_000,
+      ...(opts.auth !== undefined && { auth: opts.auth }),
+      ...(opts.tenants !== undefined && { tenants: opts.tenants }),
     };
     let first = opts.firstIndex ?? 0;
     if (probe) {
@@ -107,6 +118,8 @@ export class LoadGen {
       failed: results.reduce((s, r) => s + r.failed, 0),
       errors: results.flatMap((r) => r.errors),
       ms: Math.max(...results.map((r) => r.ms)),
+      spanMs: Math.max(...results.map((r) => r.endedAt)) - Math.min(...results.map((r) => r.startedAt)),
+      mintMs: Math.max(...results.map((r) => r.mintMs)),
     };
   }
 

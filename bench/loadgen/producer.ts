@@ -58,6 +58,8 @@ export interface MaxRateOptions {
   /** Most notifications per batch (one statement / one pipeline). */
   maxBatch: number;
   userOf?: (seq: number) => number | null;
+  /** `tenant_id` of notification seq (absent: none). */
+  tenantOf?: ((seq: number) => string) | undefined;
   firstSeq?: number;
 }
 
@@ -74,7 +76,7 @@ export function maxRate(subject: Subject, o: MaxRateOptions): MaxRateDriver {
       }
       const sentAt = monoMs();
       const items: BenchItem[] = [];
-      for (let k = 0; k < room; k++, seq++) items.push({ seq, userId: o.userOf?.(seq) ?? null, sentAt });
+      for (let k = 0; k < room; k++, seq++) items.push({ seq, userId: o.userOf?.(seq) ?? null, sentAt, ...(o.tenantOf && { tenant: o.tenantOf(seq) }) });
       await subject.send(items);
       sent += items.length;
     }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, textFrame, upgradeRequest, type FrameSink } from './frames.js';
 import { isControl, offsetOf, seqOf } from './storm-frames.js';
 import type { Outage, StormProgress, StormReport, StormSpec } from './storm-messages.js';
+import { bearerHeader } from './tokens.js';
 
 /** What every client of one worker adds to: the report's counters, the progress counts, and flags. */
 export type StormStats = Pick<
@@ -83,6 +84,8 @@ export class StormClient implements FrameSink {
     private readonly stats: StormStats,
     private readonly readBuffer: Buffer,
     private readonly onFirstLive: () => void,
+    /** Its token, presented on every attempt (`Authorization: Bearer`); absent: anonymous. */
+    private readonly token?: string,
   ) {}
 
   get live(): boolean {
@@ -107,7 +110,7 @@ export class StormClient implements FrameSink {
       onread: { buffer: this.readBuffer, callback: (n: number): boolean => this.onBytes(sock, n) },
     });
     this.sock = sock;
-    sock.on('connect', () => sock.write(upgradeRequest(host, port, path)));
+    sock.on('connect', () => sock.write(upgradeRequest(host, port, path, bearerHeader(this.token))));
     sock.on('error', (err: NodeJS.ErrnoException) => bump(this.stats.failures, err.code ?? err.message));
     sock.on('close', () => this.onClose(sock));
     this.timer = setTimeout(() => {

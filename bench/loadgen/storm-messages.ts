@@ -1,3 +1,5 @@
+import type { ClientAuth } from './tokens.js';
+
 /**
  * What the reconnect-storm load generator's parent (storm-pool.ts) and its worker processes
  * (storm-worker.ts) say over IPC.
@@ -29,6 +31,8 @@ export interface StormSpec {
   backoff: Backoff;
   /** Sequence numbers a client can record: 0 … capacity - 1 (larger ones count as beyond). */
   capacity: number;
+  /** Tokens (tokens.ts, filter `all`), one per client, minted before the first connect; absent: anonymous. */
+  auth?: ClientAuth;
 }
 
 export type ToStormWorker =

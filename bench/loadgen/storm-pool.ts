@@ -10,6 +10,7 @@ import { own } from '../peers/subject.js';
 import { MAX_PER_WORKER, nextSourceAddress } from './pool.js';
 import type { Backoff, Check, FromStormWorker, StormProgress, StormReport, StormSpec, ToStormWorker } from './storm-messages.js';
 import { endWorkers } from './children.js';
+import type { ClientAuth } from './tokens.js';
 
 const WORKER = fileURLToPath(new URL('./storm-worker.ts', import.meta.url));
 
@@ -24,6 +25,7 @@ export interface StormOptions {
   concurrency?: number;
   connectTimeoutMs?: number;
   openTimeoutMs?: number;
+  auth?: ClientAuth;
 }
 
 interface Worker {
@@ -64,6 +66,7 @@ export class StormPool {
         openTimeoutMs: opts.openTimeoutMs ?? 60_000,
         backoff: opts.backoff,
         capacity: opts.capacity,
+        ...(opts.auth !== undefined && { auth: opts.auth }),
       };
       first += count;
       opened.push(pool.spawn(spec));

@@ -6,6 +6,7 @@
 import { StormClient, newStats } from './storm-client.js';
 import type { Check, FromStormWorker, StormReport, StormSpec, ToStormWorker } from './storm-messages.js';
 import { inLanes } from './lanes.js';
+import { mintTokens } from './tokens.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
 
@@ -17,6 +18,7 @@ function send(msg: FromStormWorker): void {
 }
 
 async function openAll(spec: StormSpec): Promise<void> {
+  const tokens = spec.auth ? await mintTokens(spec.auth, { kind: 'all' }, Array.from({ length: spec.count }, (_v, i) => spec.firstIndex + i)) : undefined;
   const started = Date.now();
   const table = new Uint8Array(spec.count * spec.capacity);
   let ready = 0;
@@ -28,11 +30,18 @@ async function openAll(spec: StormSpec): Promise<void> {
         client.stop();
         resolve();
       }, spec.openTimeoutMs);
-      const client = new StormClient(spec, table.subarray(i * spec.capacity, (i + 1) * spec.capacity), stats, SHARED, () => {
-        clearTimeout(timer);
-        ready++;
-        resolve();
-      });
+      const client = new StormClient(
+        spec,
+        table.subarray(i * spec.capacity, (i + 1) * spec.capacity),
+        stats,
+        SHARED,
+        () => {
+          clearTimeout(timer);
+          ready++;
+          resolve();
+        },
+        tokens?.get(spec.firstIndex + i),
+      );
       clients.push(client);
       client.connect();
     });

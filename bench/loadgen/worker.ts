@@ -10,6 +10,7 @@ import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, envelopeTime, mon
 import { filtersFor, indicesOf, isSampled, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
 import { CONNECT_MAIN, PONG, sioPacket, socketIoQuery } from './socketio.js';
 import { inLanes } from './lanes.js';
+import { bearerHeader, mintTokens } from './tokens.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
 const MAX_SAMPLES = 200_000;
@@ -72,6 +73,8 @@ class Conn implements FrameSink {
     private readonly filters: string[],
     protected readonly sampled: boolean,
     done: (err?: string) => void,
+    /** Its token (`Authorization: Bearer`), for an edge with NOTIFIER_AUTH=jwt. */
+    token?: string,
   ) {
     this.settle = done;
     // welcome + one ack per filter (notifier), or the raw server's one ready frame.
@@ -86,7 +89,7 @@ class Conn implements FrameSink {
       noDelay: true,
       onread: { buffer: SHARED, callback: (n: number) => this.onBytes(n) },
     });
-    this.sock.on('connect', () => this.sock.write(upgradeRequest(spec.host, spec.port, path)));
+    this.sock.on('connect', () => this.sock.write(upgradeRequest(spec.host, spec.port, path, bearerHeader(token))));
     this.sock.on('error', (err) => this.fail(err.message));
     this.sock.on('close', () => this.onClose());
   }
@@ -194,8 +197,10 @@ class SocketIoConn extends Conn {
 }
 
 async function openAll(spec: OpenSpec): Promise<void> {
-  const started = Date.now();
   const indices = indicesOf(spec);
+  const minted = Date.now();
+  const tokens = spec.mode === 'notifier' && spec.auth ? await mintTokens(spec.auth, spec.filters, indices, spec.tenants) : undefined;
+  const started = Date.now();
   let ready = 0;
   let failed = 0;
   const errors = new Map<string, number>();
@@ -223,11 +228,11 @@ async function openAll(spec: OpenSpec): Promise<void> {
         finish(err);
       };
       const filters = filtersFor(spec.filters, i);
-      conn = spec.mode === 'socketio' ? new SocketIoConn(spec, filters, sampled, done) : new Conn(spec, filters, sampled, done);
+      conn = spec.mode === 'socketio' ? new SocketIoConn(spec, filters, sampled, done) : new Conn(spec, filters, sampled, done, tokens?.get(i));
       conns.push(conn);
     });
   });
-  send({ t: 'opened', ready, failed, errors: [...errors].map(([e, n]) => `${n}× ${e}`), ms: Date.now() - started });
+  send({ t: 'opened', ready, failed, errors: [...errors].map(([e, n]) => `${n}× ${e}`), ms: Date.now() - started, mintMs: started - minted, startedAt: started, endedAt: Date.now() });
 }
 
 function report(id: number, drain: boolean): void {

@@ -4,6 +4,9 @@
  * throw-away PostgreSQL, Redis and HAProxy on 127.0.0.1, the built dist/cli.js) with one listener
  * and one edge; clients connect to the edge directly, not through HAProxy.
  *
+ * The edge runs with NOTIFIER_AUTH=jwt (issue 14 §1): HS256 by default, ES256 or none on request
+ * (`auth`); the subject's `auth` tells the load generator how to mint its clients' tokens.
+ *
  * BENCH_PROFILE_DIR=<dir> profiles the edge (cpu-prof.cjs, preloaded) into that directory; the
  * profile is written when the edge exits on SIGTERM at stop().
  */
@@ -14,6 +17,7 @@ import pg from 'pg';
 import { startHarness, type Harness } from '../../test/cluster/harness.js';
 import { httpGet } from '../../test/cluster/system.js';
 import { pidsByCmdline, withChildren } from '../loadgen/measure.js';
+import { authSetup, type AuthMode } from '../loadgen/tokens.js';
 import { BENCH_CHANNEL, payloadOf, type Subject } from './subject.js';
 
 export interface NotifierOptions {
@@ -22,6 +26,10 @@ export interface NotifierOptions {
   /** Another build's dist/cli.js, and the subject's name for it (baseline.ts). */
   cli?: string;
   name?: string;
+  /** NOTIFIER_AUTH=jwt with HS256 tokens (default) or ES256 tokens, or NOTIFIER_AUTH=none. */
+  auth?: AuthMode;
+  /** NOTIFIER_SCOPE_FIELDS (tenant scopes); unscoped clients' tokens then carry `unscoped`. */
+  scopeFields?: string;
 }
 
 const PROFILER = fileURLToPath(new URL('./cpu-prof.cjs', import.meta.url));
@@ -53,7 +61,9 @@ function postmasterPid(dataDir: string): number {
 
 export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject & { harness: Harness }> {
   const profileDir = process.env['BENCH_PROFILE_DIR'];
-  const edgeEnv: Record<string, string> = { ...opts.edgeEnv };
+  const { edgeEnv: authEnv, auth } = authSetup(opts.auth ?? 'HS256');
+  const edgeEnv: Record<string, string> = { ...authEnv, ...(opts.scopeFields !== undefined && { NOTIFIER_SCOPE_FIELDS: opts.scopeFields }), ...opts.edgeEnv };
+  if (auth && opts.scopeFields !== undefined) auth.scopesConfigured = true;
   if (profileDir) Object.assign(edgeEnv, { NODE_OPTIONS: `--require ${PROFILER}`, BENCH_PROFILE_DIR: profileDir });
   // The edge runs in its default configuration (its V8 settings are src/v8-defaults.ts's).
   // BENCH_EDGE_NODE_OPTIONS adds node options, e.g. `--max-semi-space-size=16` for Node's own
@@ -79,6 +89,7 @@ export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject
     host: '127.0.0.1',
     port,
     path: '/ws',
+    ...(auth !== undefined && { auth }),
     serverPid: () => harness.edges[0]?.pid ?? -1,
     processes: () => ({
       edge: [harness.edges[0]?.pid ?? -1],

@@ -5,12 +5,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { LoadMode } from '../loadgen/messages.js';
+import type { ClientAuth } from '../loadgen/tokens.js';
 
 /** One notification a producer sends. */
 export interface BenchItem {
   seq: number;
   /** `user_id` of the notification (null: none); the peers publish it to topic `user:<id>` instead of `all`. */
   userId: number | null;
+  /** `tenant_id` of the notification (absent: none), for tenant-scoped clients. */
+  tenant?: string;
   /** CLOCK_MONOTONIC ms (monoMs) when the producer sent it. */
   sentAt: number;
 }
@@ -23,6 +26,8 @@ export interface Subject {
   host: string;
   port: number;
   path: string;
+  /** What a client presents (notifier with NOTIFIER_AUTH=jwt: tokens); absent: nothing. */
+  auth?: ClientAuth;
   /** The process holding the WebSocket connections (RSS is read from its /proc status). */
   serverPid(): number;
   /** Every process of the subject by role (server, listener, redis, postgres), for CPU accounting. */
@@ -36,7 +41,8 @@ export interface Subject {
 
 /** The payload of a benchmark notification (the same JSON for every subject). */
 export function payloadOf(item: BenchItem): string {
-  return `{"entity_type":"execution","entity_id":${item.seq},"user_id":${item.userId ?? 'null'},"seq":${item.seq},"sent_at":${item.sentAt.toFixed(3)}}`;
+  const tenant = item.tenant === undefined ? '' : `"tenant_id":${JSON.stringify(item.tenant)},`;
+  return `{"entity_type":"execution","entity_id":${item.seq},"user_id":${item.userId ?? 'null'},${tenant}"seq":${item.seq},"sent_at":${item.sentAt.toFixed(3)}}`;
 }
 
 /** The PostgreSQL channel every benchmark notification is sent on (one of the listener's defaults). */

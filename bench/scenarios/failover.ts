@@ -21,6 +21,7 @@
 import type { BenchContext, Measurement, Scenario } from '../lib/scenario.js';
 import pg from 'pg';
 import { startHarness, type Harness } from '../../test/cluster/harness.js';
+import { singleClientAuth } from '../loadgen/tokens.js';
 import { CountingClient } from './pg/client.js';
 
 const ID = '7-failover';
@@ -53,7 +54,8 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   ctx.param?.('producer', `one outbox notification every ${PRODUCE_EVERY_MS} ms`);
   ctx.log(`[${ID}] starting the cluster (PostgreSQL, Redis, 2 listeners, 1 edge)`);
 
-  const h = await startHarness({ listeners: 2, edges: 1, env: { LOG_LEVEL: 'info' } });
+  const jwt = await singleClientAuth();
+  const h = await startHarness({ listeners: 2, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv: jwt.edgeEnv });
   const arrivals = new Map<number, number[]>();
   let client: CountingClient | undefined;
   let producer: Producer | undefined;
@@ -61,6 +63,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
     client = await CountingClient.connect({
       url: h.edgeUrl(0),
       filters: ['all'],
+      token: jwt.token,
       onNotification: (text, at) => {
         const seq = (JSON.parse(text) as { payload?: { seq?: unknown } }).payload?.seq;
         if (typeof seq !== 'number') return;

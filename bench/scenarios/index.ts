@@ -1,6 +1,8 @@
 /** The scenarios `npm run bench` runs, in this order (bench/run.ts). */
 import type { Scenario } from '../lib/scenario.js';
 import { broadcast } from './broadcast.js';
+import { broadcastScoped } from './broadcast-scoped.js';
+import { connectStorm } from './connect-storm.js';
 import { failover } from './failover.js';
 import { latency } from './latency.js';
 import { reconnect } from './reconnect.js';
@@ -9,4 +11,4 @@ import { rssFilters } from './rss-filters.js';
 import { selective } from './selective.js';
 import { source } from './source.js';
 
-export const scenarios: Scenario[] = [broadcast, latency, rss, rssFilters, selective, source, reconnect, failover];
+export const scenarios: Scenario[] = [broadcast, broadcastScoped, latency, rss, rssFilters, selective, source, reconnect, failover, connectStorm];

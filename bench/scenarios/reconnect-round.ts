@@ -15,6 +15,7 @@ import type { Backoff, StormReport } from '../loadgen/storm-messages.js';
 import { StormPool } from '../loadgen/storm-pool.js';
 import { CpuMeter, childrenOf, findProcess, metricValue } from './pg/cpu.js';
 import { StormProducer } from './reconnect-producer.js';
+import type { ClientAuth } from '../loadgen/tokens.js';
 
 export interface RoundOptions {
   signal: NodeJS.Signals;
@@ -30,6 +31,8 @@ export interface RoundOptions {
   /** Give up waiting for the clients to come back after this long (the round then fails its target). */
   stormTimeoutMs: number;
   backoff: Backoff;
+  /** The clients' tokens (the edges run NOTIFIER_AUTH=jwt). */
+  auth?: ClientAuth;
   log(message: string): void;
 }
 
@@ -65,6 +68,7 @@ export async function stormRound(h: Harness, o: RoundOptions): Promise<RoundResu
     filter: 'all',
     backoff: o.backoff,
     capacity,
+    ...(o.auth !== undefined && { auth: o.auth }),
   });
   const pool = opened.pool;
   const producer = new StormProducer(h.pg.url, o.channel, o.rate, capacity);

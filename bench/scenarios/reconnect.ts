@@ -22,6 +22,7 @@
  */
 import type { BenchContext, Measurement, Scenario } from '../lib/scenario.js';
 import { startHarness } from '../../test/cluster/harness.js';
+import { authSetup } from '../loadgen/tokens.js';
 import type { Backoff } from '../loadgen/storm-messages.js';
 import { roundMeasurements, timesOf } from './reconnect-report.js';
 import { stormRound, type RoundResult } from './reconnect-round.js';
@@ -55,7 +56,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   const signals = (process.env['BENCH_STORM_SIGNALS'] ?? 'SIGKILL,SIGTERM').split(',').map((s) => s.trim() as NodeJS.Signals);
   const perLb = Math.ceil(clients / LBS);
   ctx.param?.('clients', `${clients}, all subscribed to \`all\`, on one edge (the only one up while they connect)`);
-  ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (default configuration), all on 127.0.0.1`);
+  ctx.param?.('cluster', `1 listener, 1 + ${survivors} edges (default configuration, NOTIFIER_AUTH=jwt: an HS256 token per client with \`all\`), all on 127.0.0.1`);
   ctx.param?.('load balancers', `${LBS} HAProxy instances (2 LB nodes: a process holds 2 fds per client, ≤ 20,000), ${perLb} clients each (maxconn ${LB_MAXCONN(perLb)}), round robin over every edge with /ready checks (inter 500 ms, fall 2), retries 3 with redispatch`);
   ctx.param?.('rounds', signals.map((s) => (s === 'SIGTERM' ? `SIGTERM (drain: 1012 in batches over NOTIFIER_DRAIN_SECONDS ${DRAIN_SECONDS} s)` : s)).join(', '));
   ctx.param?.('producer', `pg_notify('${CHANNEL}', {seq}) at ${rate}/s on one connection, before, during and after the signal`);
@@ -63,6 +64,8 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   ctx.param?.('load generator', `${Math.max(LBS, Math.ceil(clients / 5000))} processes of raw net sockets (≤ 5,000 each, own 127.0.x.y source address), one per LB node`);
 
   ctx.log(`[${ID}] starting the cluster (PostgreSQL, Redis, 1 listener, ${1 + survivors} edges, ${LBS} HAProxy)`);
+  // Every edge verifies tokens (issue 14 §1): HS256, one per client, with `all`.
+  const { edgeEnv: authEnv, auth } = authSetup('HS256');
   const h = await startHarness({
     listeners: 1,
     edges: 1 + survivors,
@@ -70,7 +73,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
     lbMaxconn: LB_MAXCONN(perLb),
     env: { LOG_LEVEL: 'info' },
     listenerEnv: { NOTIFIER_CHANNELS: CHANNEL },
-    edgeEnv: { NOTIFIER_DRAIN_SECONDS: String(DRAIN_SECONDS) },
+    edgeEnv: { ...authEnv, NOTIFIER_DRAIN_SECONDS: String(DRAIN_SECONDS) },
   });
   const out: Measurement[] = [];
   try {
@@ -86,6 +89,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
         afterSeconds: ctx.quick ? 2 : 3,
         stormTimeoutMs: 120_000,
         backoff: BACKOFF,
+        ...(auth !== undefined && { auth }),
         log: (m) => ctx.log(`[${ID}] ${signal}: ${m}`),
       });
       logRound(ctx, r);

@@ -105,6 +105,7 @@ async function openLoad(subject: Subject, v: Variant, firstIndex: number, count:
     filters: v.filters,
     workers: Math.max(2, Math.ceil(count / MAX_PER_WORKER)),
     concurrency: v.concurrency ?? 100,
+    ...(subject.auth !== undefined && { auth: subject.auth }),
   });
   log(`${subject.name}, ${v.label}: ${r.ready} connections ready in ${r.ms} ms${r.failed ? `, ${r.failed} failed: ${r.errors.join('; ')}` : ''}`);
   if (r.ready === 0) {

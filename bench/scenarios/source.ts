@@ -28,6 +28,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { BenchContext, Measurement, Scenario } from '../lib/scenario.js';
 import { startHarness, type Harness } from '../../test/cluster/harness.js';
+import { singleClientAuth } from '../loadgen/tokens.js';
 import { httpGet } from '../../test/cluster/system.js';
 import { CountingClient } from './pg/client.js';
 import { ALL_CPUS, CONSUMER_CPU, SOURCE_CPU, pin } from './pg/affinity.js';
@@ -99,9 +100,10 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   ctx.param?.('cluster', '1 listener, 1 edge, 1 client subscribed to all');
   ctx.log(`[${ID}] starting the cluster (PostgreSQL, Redis, 1 listener, 1 edge); window ${seconds} s, pgbench ${CLIENTS} clients`);
 
+  const jwt = await singleClientAuth();
   let h: Harness;
   try {
-    h = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, listenerEnv });
+    h = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, listenerEnv, edgeEnv: jwt.edgeEnv });
   } catch (err) {
     rmSync(scripts, { recursive: true, force: true });
     throw err;
@@ -111,7 +113,7 @@ async function run(ctx: BenchContext): Promise<Measurement[]> {
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    client = await CountingClient.connect({ url: h.edgeUrl(0), filters: ['all'] });
+    client = await CountingClient.connect({ url: h.edgeUrl(0), filters: ['all'], token: jwt.token });
     const postmaster = Number((readFileSync(join(h.pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '').trim());
     const redisPid = findProcess(['redis-server', `:${h.redis.port}`]);
     let pgbenchPid = -1;

@@ -13,6 +13,8 @@ export interface CountingClientOptions {
   /** Called for every notification frame (text) with its arrival time (Date.now()). */
   onNotification?: (text: string, at: number) => void;
   timeoutMs?: number;
+  /** A token for an edge with NOTIFIER_AUTH=jwt (sent as `Authorization: Bearer`). */
+  token?: string;
 }
 
 export class CountingClient {
@@ -47,7 +49,11 @@ export class CountingClient {
 
   static async connect(opts: CountingClientOptions): Promise<CountingClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    const ws = new WebSocket(opts.url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    const ws = new WebSocket(opts.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      ...(opts.token !== undefined && { headers: { authorization: `Bearer ${opts.token}` } }),
+    });
     const client = new CountingClient(ws, opts);
     const welcome = client.wait((m) => m['type'] === 'welcome', timeoutMs);
     await new Promise<void>((resolve, reject) => {
