@@ -174,7 +174,7 @@ describe('turning the features off and on', () => {
 
   it('an edge with NOTIFIER_SEND_ENDPOINT=1 but no DATABASE_URL exits 2 and says what is missing', () => {
     const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../dist/cli.js', import.meta.url)), 'edge'], {
-      env: { PATH: process.env['PATH'], REDIS_URL: serviceUrls().redisUrl, NOTIFIER_SEND_ENDPOINT: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env['PATH'], NOTIFIER_AUTH: 'none', REDIS_URL: serviceUrls().redisUrl, NOTIFIER_SEND_ENDPOINT: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
       encoding: 'utf8',
       timeout: 20_000,
     });

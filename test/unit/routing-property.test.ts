@@ -224,7 +224,7 @@ class Net implements Transport<number>, TopicPublisher {
 
 const metrics = createMetrics();
 const history = { remember: () => undefined } as unknown as HistoryReads;
-const resumes = { start: () => undefined, wake: () => undefined } as unknown as Resumes;
+const resumes = { start: () => undefined, wake: () => undefined, closed: () => undefined } as unknown as Resumes;
 
 /** Tokens are looked up by name: the stub verifier returns the claim the name stands for. */
 class StubVerifier implements TokenVerifier {
