@@ -9,11 +9,11 @@ import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import { ConfigError } from './config/load-config.js';
 import { withDefaultDatabase, type Config, type DatabaseConfig } from './config/schema.js';
-import { authModeFor } from './config/jwt-settings.js';
+import { authModeFor, jwtSettings } from './config/jwt-settings.js';
 import { createEdgeAuthenticator } from './edge/auth/edge-authenticator.js';
 import { Edge } from './edge/edge.js';
 import { liveFeatures } from './live-features.js';
-import { embeddedBanner } from './embedded/banner.js';
+import { embeddedBanner, type BannerAuth } from './embedded/banner.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded/embedded-postgres.js';
 import { Listener } from './listener/listener.js';
 import { startListenerHttp } from './listener/listener-http.js';
@@ -75,8 +75,20 @@ function withEmbedded(running: RunningRole, embedded: EmbeddedPostgres | undefin
       await running.stop();
       await embedded.stop();
     },
-    banner: embeddedBanner({ databaseUrl: embedded.databaseUrl, dataDir: embedded.dataDir, edgePort: running.port, livePage: config.livePage !== false, auth: authModeFor('start', config) ?? 'none' }),
+    banner: embeddedBanner({
+      databaseUrl: embedded.databaseUrl,
+      dataDir: embedded.dataDir,
+      edgePort: running.port,
+      livePage: config.livePage !== false,
+      auth: bannerAuth(config),
+    }),
   };
+}
+
+/** What the banner says about authentication: the mode `start` runs with (none by default). */
+function bannerAuth(config: Config): BannerAuth {
+  const settings = authModeFor('start', config) === 'jwt' ? jwtSettings(config) : undefined;
+  return settings === undefined ? { mode: 'none' } : { mode: 'jwt', algorithms: settings.algorithms, keySource: settings.keySource.kind };
 }
 
 function createBus(config: Config, logger: Logger, metrics: Metrics): Bus {

@@ -1,9 +1,15 @@
 /**
  * What `notifier start` prints once it runs on its embedded PostgreSQL: where applications send
- * notifications, where to watch them, and a command that sends one.
+ * notifications, where to watch them and whether that needs a token (NOTIFIER_AUTH), and a
+ * command that sends one. Names settings, never a secret or a key.
  */
 import { relative, resolve, sep } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../config/schema.js';
+
+/** How clients authenticate (NOTIFIER_AUTH; `start` defaults to none). */
+export type BannerAuth =
+  | { mode: 'none' }
+  | { mode: 'jwt'; algorithms: readonly string[]; keySource: 'secret' | 'public-key' | 'jwks' };
 
 export interface BannerInput {
   databaseUrl: string;
@@ -11,8 +17,18 @@ export interface BannerInput {
   dataDir: string;
   edgePort: number;
   livePage: boolean;
-  /** NOTIFIER_AUTH in effect (start defaults to none). */
-  auth: 'jwt' | 'none';
+  auth: BannerAuth;
+}
+
+const KEY_SOURCE_SETTING = { secret: 'NOTIFIER_JWT_SECRET', 'public-key': 'NOTIFIER_JWT_PUBLIC_KEY', jwks: 'NOTIFIER_JWKS_URL' } as const;
+
+/** The WebSocket line's note, and what follows it: which auth mode is in effect, in every case. */
+function authLines(auth: BannerAuth): { note: string; more: string[] } {
+  if (auth.mode === 'none') return { note: '(no authentication: NOTIFIER_AUTH=none)', more: [] };
+  return {
+    note: `(tokens required: NOTIFIER_AUTH=jwt, ${auth.algorithms.join('/')} from ${KEY_SOURCE_SETTING[auth.keySource]})`,
+    more: ['                (?token=…, Authorization: Bearer …, or Sec-WebSocket-Protocol: notifier.v1, bearer.…)'],
+  };
 }
 
 const EXAMPLE_CHANNEL = 'execution_status_changed';
@@ -25,6 +41,7 @@ export function embeddedBanner(b: BannerInput): string {
   const env = b.dataDir === resolve(DEFAULT_DATA_DIR) ? '' : `NOTIFIER_DATA_DIR=${b.dataDir} `;
   const sql = `SELECT pg_notify('${EXAMPLE_CHANNEL}', '${EXAMPLE_PAYLOAD}')`.replaceAll('"', '\\"');
   const rule = '─'.repeat(78);
+  const auth = authLines(b.auth);
   return [
     '',
     rule,
@@ -33,7 +50,8 @@ export function embeddedBanner(b: BannerInput): string {
     `  DATABASE_URL  ${b.databaseUrl}`,
     '                (applications send their notifications to this database)',
     ...(b.livePage ? [`  Live page     http://localhost:${b.edgePort}/`] : []),
-    `  WebSocket     ws://localhost:${b.edgePort}/ws  ${b.auth === 'jwt' ? '(clients present a token: NOTIFIER_AUTH=jwt)' : '(no authentication: NOTIFIER_AUTH=none)'}`,
+    `  WebSocket     ws://localhost:${b.edgePort}/ws  ${auth.note}`,
+    ...auth.more,
     '',
     '  Send a test notification from another terminal, in this directory:',
     `    ${env}npx notifier notify ${EXAMPLE_CHANNEL} '${EXAMPLE_PAYLOAD}'`,

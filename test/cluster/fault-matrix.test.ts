@@ -1,7 +1,9 @@
 /**
  * The fault matrix (issue 3, DESIGN §7): 2 listeners, 3 edges behind HAProxy (round robin, no
- * stickiness), 50 resilient clients with mixed, overlapping filters connecting and reconnecting
- * only through HAProxy, and a producer committing 1,000 outbox notifications at a steady rate.
+ * stickiness; NOTIFIER_AUTH=jwt, as deployed), 50 resilient clients with mixed, overlapping filters
+ * connecting and reconnecting only through HAProxy, each with its own token (the three carriers
+ * and claim shapes mixed: fleet.ts), and a producer committing 1,000 outbox notifications at a
+ * steady rate.
  * Each case injects one fault mid-stream and asserts, per client: nothing missing, nothing
  * duplicated, order kept. Each prints one line: sent/expected/received/missing/duplicated/….
  *
@@ -47,6 +49,7 @@ async function runCase(label: string, opts: CaseOptions) {
   const started = Date.now();
   h = await startHarness({ listeners: 2, edges: 3, ...opts.harness });
   const harness = h;
+  expect(harness.auth).toBe('jwt');
   fleet = await startFleet(harness, CLIENTS, filtersFor);
   let faultDone: Promise<void> | undefined;
   let faultError: unknown;
@@ -81,6 +84,8 @@ async function runCase(label: string, opts: CaseOptions) {
   const report = fleet.report(expectedFor);
   console.log(`${report.line(label, produced.sent)} producerRetries=${produced.retries} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   if (!complete || (!opts.expectReset && !report.ok)) console.log(harness.diagnostics());
+  // Every connection, reconnects included, was its client's token's.
+  for (const c of fleet.clients) expect(new Set(c.userIds), `client ${c.index} (${c.credentials?.carrier})`).toEqual(new Set([`fleet-${c.index}`]));
   return { report, complete, harness, lostWindow: [FAULT_AT - 50, owedFrom] as const };
 }
 

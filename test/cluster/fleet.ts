@@ -10,9 +10,55 @@
  * (1012 edge shutting down, 4003 resync, 1006 killed, …) are recorded per client.
  */
 import WebSocket from 'ws';
+import { mintToken } from '../helpers/tokens.js';
 import type { Harness } from './harness.js';
 
 export type Message = Record<string, unknown>;
+
+/** Where a fleet client puts its token: `?token=`, `Authorization: Bearer`, or `Sec-WebSocket-Protocol`. */
+export type TokenCarrier = 'query' | 'authorization' | 'protocol';
+export const TOKEN_CARRIERS: readonly TokenCarrier[] = ['query', 'authorization', 'protocol'];
+
+/**
+ * The roles the harness configures on its edges (NOTIFIER_AUTH_ROLES) under NOTIFIER_AUTH=jwt:
+ * `operator` may subscribe to anything, `reader` to any filter but `all`.
+ */
+export const FLEET_AUTH_ROLES: Record<string, string[]> = {
+  operator: ['all'],
+  reader: ['entity_type:*', 'notification_type:*', 'entity:*'],
+};
+
+export interface FleetCredentials {
+  token: string;
+  carrier: TokenCarrier;
+  /** The token's subject: welcome's user_id. */
+  sub: string;
+}
+
+/** A pattern allowing `filter`: `all` itself, else its last segment replaced with `*`. */
+function patternFor(filter: string): string {
+  if (filter === 'all') return 'all';
+  if (filter.startsWith('entity_type:')) return 'entity_type:*';
+  return `${filter.slice(0, filter.lastIndexOf(':') + 1)}*`;
+}
+
+/**
+ * A token for fleet client `i` allowing exactly what its filters need, its claim in one of three
+ * shapes (the filters themselves, patterns, roles), and a carrier: together they vary, so every
+ * claim shape goes through every carrier.
+ */
+export async function fleetCredentials(i: number, filters: readonly string[]): Promise<FleetCredentials> {
+  const sub = `fleet-${i}`;
+  const carrier = TOKEN_CARRIERS[i % TOKEN_CARRIERS.length] as TokenCarrier;
+  const shape = Math.floor(i / TOKEN_CARRIERS.length) % 3;
+  const claim =
+    shape === 0
+      ? { filters: [...filters] }
+      : shape === 1
+        ? { filters: [...new Set(filters.map(patternFor))] }
+        : { roles: [filters.includes('all') ? 'operator' : 'reader'] };
+  return { token: await mintToken({ sub, claim }), carrier, sub };
+}
 
 export interface FleetOptions {
   /** Per attempt: TCP + upgrade + welcome must complete within this (default 5 s). */
@@ -25,6 +71,11 @@ export interface FleetOptions {
   startTimeoutMs?: number;
   /** The sequence number of a notification (default: payload.seq, as test/helpers/producer.ts writes). */
   seqOf?: (n: Message) => number;
+  /**
+   * Client `i`'s token and carrier. Default: fleetCredentials when the harness's edges verify
+   * tokens (auth 'jwt'), none when they are anonymous.
+   */
+  credentials?: (i: number, filters: readonly string[]) => Promise<FleetCredentials | undefined>;
 }
 
 export interface ClientReport {
@@ -103,6 +154,8 @@ export class FleetClient {
   readonly welcomeTimes: number[] = [];
   /** Edge node of each connection that reached welcome (the client_id prefix). */
   readonly nodes: string[] = [];
+  /** welcome's user_id on each connection (null when anonymous). */
+  readonly userIds: unknown[] = [];
   readonly errors: Message[] = [];
   /** Each reset received: its reason, epoch and offset, and how many notifications had arrived before it. */
   readonly resetLog: { reason: unknown; epoch: unknown; offset: unknown; at: number }[] = [];
@@ -126,7 +179,9 @@ export class FleetClient {
     readonly index: number,
     readonly url: string,
     readonly filters: string[],
-    private readonly opts: Required<FleetOptions>,
+    private readonly opts: Required<Omit<FleetOptions, 'credentials'>>,
+    /** Sent on every connection attempt, in its carrier; none: anonymous. */
+    readonly credentials?: FleetCredentials,
   ) {
     let resolve!: () => void;
     let reject!: (err: Error) => void;
@@ -252,7 +307,8 @@ export class FleetClient {
     if (this.stopped) return;
     this.live = false;
     this.pendingAcks.clear();
-    const ws = new WebSocket(this.url, { handshakeTimeout: this.opts.connectTimeoutMs });
+    const { url, protocols, headers } = this.handshake();
+    const ws = new WebSocket(url, protocols, { handshakeTimeout: this.opts.connectTimeoutMs, headers });
     this.ws = ws;
     this.arm(ws, this.opts.connectTimeoutMs);
     ws.on('message', (data) => {
@@ -268,6 +324,20 @@ export class FleetClient {
     });
     ws.on('error', () => undefined);
     ws.on('close', (code) => this.onClose(ws, code));
+  }
+
+  /** The URL, subprotocols and headers of an upgrade: the token in this client's carrier. */
+  private handshake(): { url: string; protocols: string[]; headers: Record<string, string> } {
+    const c = this.credentials;
+    if (c === undefined) return { url: this.url, protocols: [], headers: {} };
+    switch (c.carrier) {
+      case 'query':
+        return { url: `${this.url}?token=${encodeURIComponent(c.token)}`, protocols: [], headers: {} };
+      case 'authorization':
+        return { url: this.url, protocols: [], headers: { authorization: `Bearer ${c.token}` } };
+      case 'protocol':
+        return { url: this.url, protocols: ['notifier.v1', `bearer.${c.token}`], headers: {} };
+    }
   }
 
   /** Terminates `ws` unless the current phase completes within `ms`. */
@@ -292,6 +362,7 @@ export class FleetClient {
     switch (type) {
       case 'welcome': {
         this.nodes.push(String(m['client_id']).split('-')[0] ?? '?');
+        this.userIds.push(m['user_id']);
         this.welcomeTimes.push(Date.now());
         this.arm(ws, this.opts.answerTimeoutMs);
         if (this.epoch === undefined) {
@@ -372,19 +443,22 @@ export class FleetClient {
 
 /** Starts `n` clients through HAProxy (`harness.lb.url`); resolves once every one is subscribed. */
 export async function startFleet(
-  harness: Pick<Harness, 'lb'>,
+  harness: Pick<Harness, 'lb'> & Partial<Pick<Harness, 'auth'>>,
   n: number,
   filtersFor: (i: number) => string[],
   options: FleetOptions = {},
 ): Promise<Fleet> {
-  const opts: Required<FleetOptions> = {
+  const credentialsFor = options.credentials ?? (harness.auth === 'jwt' ? fleetCredentials : async () => undefined);
+  const opts: Required<Omit<FleetOptions, 'credentials'>> = {
     connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     answerTimeoutMs: options.answerTimeoutMs ?? 15_000,
     maxBackoffMs: options.maxBackoffMs ?? 1000,
     startTimeoutMs: options.startTimeoutMs ?? 20_000,
     seqOf: options.seqOf ?? defaultSeqOf,
   };
-  const clients = Array.from({ length: n }, (_, i) => new FleetClient(i, harness.lb.url, filtersFor(i), opts));
+  const filters = Array.from({ length: n }, (_, i) => filtersFor(i));
+  const credentials = await Promise.all(filters.map((f, i) => credentialsFor(i, f)));
+  const clients = filters.map((f, i) => new FleetClient(i, harness.lb.url, f, opts, credentials[i]));
   const fleet: Fleet = {
     clients,
     async waitForSeqs(expectedFor, timeoutMs = 30_000, waitOpts = {}) {

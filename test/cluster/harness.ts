@@ -23,9 +23,11 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
+import { JWT_ENV } from '../helpers/tokens.js';
 import { eventually, withClient } from '../helpers/services.js';
 import { OwnedProcess, freePort, httpGet, metricFrom, run } from './system.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { FLEET_AUTH_ROLES } from './fleet.js';
 
 export { expectedSeqs, mixedFilters, startFleet, type ClientReport, type Fleet, type FleetClient, type FleetOptions, type FleetReport } from './fleet.js';
 
@@ -55,6 +57,12 @@ export interface HarnessOptions {
   lbs?: number;
   /** HAProxy's global maxconn per instance (default 4000); it needs 2 × this in file descriptors. */
   lbMaxconn?: number;
+  /**
+   * How edges authenticate clients (default 'jwt', as deployed): NOTIFIER_AUTH=jwt with the tests'
+   * HS256 secret (test/helpers/tokens.ts JWT_ENV) and the fleet's roles; fleet clients then
+   * connect with tokens. 'none': anonymous clients.
+   */
+  auth?: 'jwt' | 'none';
   /** Environment for every notifier process (after the harness's own). */
   env?: Record<string, string>;
   listenerEnv?: Record<string, string>;
@@ -131,6 +139,8 @@ export interface LbHandle {
 export interface Harness {
   dir: string;
   prefix: string;
+  /** NOTIFIER_AUTH of the edges (HarnessOptions.auth). */
+  auth: 'jwt' | 'none';
   pg: PgHandle;
   redis: RedisHandle;
   pgProxy: PgProxyHandle | undefined;
@@ -548,8 +558,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     // --- notifier processes --------------------------------------------------------------
     const common = { REDIS_URL: redisUrl, NOTIFIER_REDIS_PREFIX: prefix, PORT: '0' };
     const listenerEnv: Record<string, string> = { ...common, DATABASE_URL: pgUrl, ...opts.env, ...opts.listenerEnv };
+    const auth = opts.auth ?? 'jwt';
+    // Edges only: listeners refuse NOTIFIER_AUTH=jwt settings they do not use.
+    const authEnv: Record<string, string> = auth === 'jwt' ? { ...JWT_ENV, NOTIFIER_AUTH_ROLES: JSON.stringify(FLEET_AUTH_ROLES) } : { NOTIFIER_AUTH: 'none' };
     // HAProxy (127.0.0.1) sends each client's address with the PROXY protocol (deploy/haproxy/haproxy.cfg).
-    const edgeEnv = { ...common, DATABASE_URL: pgUrl, NOTIFIER_TRUSTED_PROXIES: '127.0.0.1/32', ...opts.env, ...opts.edgeEnv };
+    const edgeEnv = { ...common, DATABASE_URL: pgUrl, NOTIFIER_TRUSTED_PROXIES: '127.0.0.1/32', ...authEnv, ...opts.env, ...opts.edgeEnv };
     const listenerPorts = new Map<NotifierProcess, Promise<number>>();
 
     let nextListener = 0;
@@ -653,6 +666,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const harness: Harness = {
       dir,
       prefix,
+      auth,
       pg: pgHandle,
       redis: redisHandle,
       pgProxy: pgProxyHandle,

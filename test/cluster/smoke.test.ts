@@ -1,13 +1,16 @@
 /**
- * Cluster smoke test: 2 listeners, 3 edges behind HAProxy, 20 resilient clients with mixed,
- * overlapping filters connected through HAProxy; one edge is SIGKILLed while a producer commits
- * 300 outbox notifications. Its clients reconnect through HAProxy onto the other edges and
- * resume: every client gets every matching notification exactly once, in order.
+ * Cluster smoke test: 2 listeners, 3 edges behind HAProxy (NOTIFIER_AUTH=jwt, as deployed), 20
+ * resilient clients with mixed, overlapping filters connected through HAProxy, each with a token
+ * in one of the three carriers; one edge is SIGKILLed while a producer commits 300 outbox
+ * notifications. Its clients reconnect through HAProxy onto the other edges, with the same tokens,
+ * and resume: every client gets every matching notification exactly once, in order.
  *
  *   npm run build && npx vitest run --project cluster test/cluster/smoke.test.ts
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { produce } from '../helpers/producer.js';
+import { mintToken } from '../helpers/tokens.js';
 import { expectedSeqs, mixedFilters, startFleet, startHarness, type Fleet, type FleetClient, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -25,13 +28,38 @@ const filtersFor = (i: number) => mixedFilters(i, COUNT);
 
 const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
 
+/** The HTTP status an upgrade gets (101 when a socket opened; closed at once). */
+function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {}, handshakeTimeout: 5000 });
+    ws.once('unexpected-response', (req, res) => {
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    ws.once('open', () => {
+      resolve(101);
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}
+
 describe('cluster smoke', () => {
   it('SIGKILL one edge mid-stream: its clients come back through HAProxy on the others and resume, nothing lost or duplicated', async () => {
     const t0 = Date.now();
     h = await startHarness({ listeners: 2, edges: 3 });
     const harness = h;
     const tStarted = Date.now();
+    expect(harness.auth).toBe('jwt');
     fleet = await startFleet(harness, CLIENTS, filtersFor);
+    // Every client got in with its own token, whichever carrier it used.
+    expect(new Set(fleet.clients.map((c) => c.credentials?.carrier))).toEqual(new Set(['query', 'authorization', 'protocol']));
+    for (const c of fleet.clients) expect(c.userIds, `client ${c.index}`).toEqual([`fleet-${c.index}`]);
+    // Through HAProxy, as deployed: no socket without a valid token.
+    expect(await upgradeStatus(harness.lb.url)).toBe(401);
+    const expired = await mintToken({ sub: 'late', expiresIn: -60 });
+    expect(await upgradeStatus(harness.lb.url, { headers: { authorization: `Bearer ${expired}` } })).toBe(401);
+    expect(await upgradeStatus(`${harness.lb.url}?token=not.a.jwt`)).toBe(401);
 
     // Round robin without stickiness: the clients landed on more than one edge.
     const nodes = await harness.edgeNodes();
@@ -81,6 +109,8 @@ describe('cluster smoke', () => {
       expect(c.closeCodes).toContain(1006);
       expect(c.node).not.toBe(victimNode);
       expect(c.resumes).toBeGreaterThanOrEqual(1);
+      // Back in with the same token.
+      expect(new Set(c.userIds)).toEqual(new Set([`fleet-${c.index}`]));
     }
     // Nobody else was disturbed.
     for (const c of fleet.clients.filter((x) => !onVictim.includes(x))) expect(c.closeCodes).toEqual([]);

@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { authModeFor } from '../../src/config/jwt-settings.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { HAPROXY_CONFIG, haproxyBin, haproxyConfig } from '../cluster/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,6 +41,20 @@ const byCommand = (cmd: string) => Object.keys(services).filter((n) => commandOf
 const mounts = (s: Service) =>
   (s.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0] ?? '', target: v.split(':')[1] ?? '' } : { source: v.source ?? '', target: v.target ?? '' }));
 const hostPath = (source: string) => (source.startsWith('.') || source.startsWith('/') ? resolve(DEPLOY, source) : undefined);
+
+/**
+ * Compose's variable interpolation, the forms this file uses: `${VAR}`, `${VAR:-default}` and
+ * `${VAR:?message}` (unset or empty: an error with the message); `$$` is a literal `$`.
+ */
+function interpolate(value: string, vars: Record<string, string | undefined>): string {
+  return value.replace(/\$\$|\$\{(\w+)(?:(:-|:\?)([^}]*))?\}/g, (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
+    if (whole === '$$') return '$';
+    const v = vars[name as string];
+    if (v !== undefined && v !== '') return v;
+    if (op === ':?') throw new Error(`required variable ${name} is missing a value: ${arg}`);
+    return op === ':-' ? (arg ?? '') : '';
+  });
+}
 
 const haproxyCfg = read('deploy/haproxy/haproxy.cfg');
 /** The config's directives, comments and blank lines left out. */
@@ -87,6 +103,40 @@ describe('deploy/docker-compose.yml', () => {
       // notifier sets its own V8 young generation (src/v8-defaults.ts): NODE_OPTIONS is the operator's.
       expect(env['NODE_OPTIONS'], n).toBeUndefined();
     }
+  });
+
+  it('runs edges with NOTIFIER_AUTH=jwt and a secret compose requires from the environment, never one committed', () => {
+    const secret = 'x'.repeat(48);
+    for (const n of byCommand('edge')) {
+      const env = envOf(services[n] as Service);
+      expect(env['NOTIFIER_AUTH'], n).toBe('jwt');
+      // A required variable (`${VAR:?message}`): `docker compose up` stops, saying how to set it.
+      expect(env['NOTIFIER_JWT_SECRET'], n).toMatch(/^\$\{NOTIFIER_JWT_SECRET:\?[^}]*openssl rand[^}]*\}$/);
+      expect(() => interpolate(env['NOTIFIER_JWT_SECRET'] ?? '', {}), n).toThrow(/NOTIFIER_JWT_SECRET.*deploy\/\.env/);
+      expect(() => interpolate(env['NOTIFIER_JWT_SECRET'] ?? '', { NOTIFIER_JWT_SECRET: '' }), n).toThrow(/NOTIFIER_JWT_SECRET/);
+      // With it set, the edge starts verifying tokens with that key and nothing else.
+      const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, { NOTIFIER_JWT_SECRET: secret })]));
+      const config = loadConfig({ env: resolved });
+      expect(authModeFor('edge', config), n).toBe('jwt');
+      expect(config.jwtSecret, n).toBe(secret);
+      expect(Object.keys(env).filter((k) => k === 'NOTIFIER_JWT_PUBLIC_KEY' || k === 'NOTIFIER_JWKS_URL'), n).toEqual([]);
+    }
+    // Listeners and migrate verify no tokens; a JWT setting without NOTIFIER_AUTH=jwt is refused.
+    for (const n of [...byCommand('listener'), ...byCommand('migrate')]) {
+      expect(Object.keys(envOf(services[n] as Service)).filter((k) => k === 'NOTIFIER_AUTH' || k.startsWith('NOTIFIER_JWT')), n).toEqual([]);
+    }
+    // No other NOTIFIER_JWT_SECRET anywhere in the file: only the required variable.
+    expect(read('deploy/docker-compose.yml').match(/NOTIFIER_JWT_SECRET: .*/g)).toEqual([`NOTIFIER_JWT_SECRET: "${envOf(services['edge-1'] as Service)['NOTIFIER_JWT_SECRET']}"`]);
+  });
+
+  it('has deploy/.env.example for that secret, empty, and git ignores deploy/.env', () => {
+    const example = read('deploy/.env.example');
+    const assignments = example.split('\n').filter((l) => /^\w+=/.test(l));
+    expect(assignments).toEqual(['NOTIFIER_JWT_SECRET=']);
+    expect(example).toContain('openssl rand');
+    const ignore = spawnSync('git', ['check-ignore', '-q', 'deploy/.env'], { cwd: ROOT });
+    expect(ignore.status, '.gitignore lists deploy/.env').toBe(0);
+    expect(spawnSync('git', ['check-ignore', '-q', 'deploy/.env.example'], { cwd: ROOT }).status, 'the example is committed').toBe(1);
   });
 
   it('puts HAProxy in front of the edges with deploy/haproxy/haproxy.cfg, the file the cluster tests use', () => {

@@ -12,6 +12,8 @@
  *   the tests fail and say how to install it; they never skip.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -23,13 +25,18 @@ import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-model
 import {
   ConfigMap,
   Namespace,
+  Secret,
   Service,
   type IConfigMap,
   type IContainer,
   type IPodSpec,
   type IProbe,
+  type ISecret,
   type IService,
 } from 'kubernetes-models/v1';
+import { authModeFor } from '../../src/config/jwt-settings.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { configError } from '../helpers/config-error.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KUBECTL = process.env['KUBECTL'] ?? 'kubectl';
@@ -38,12 +45,27 @@ type Overlay = (typeof OVERLAYS)[number];
 
 /** The one Secret the base references; the user creates it (README). */
 const SECRET_NAME = 'notifier-secrets';
-/** Which Secret keys each role reads: nothing more (an edge never sees DATABASE_URL). */
+/**
+ * Which Secret keys each role reads: nothing more (an edge never sees DATABASE_URL; only edges
+ * verify tokens, so only they get the JWT secret).
+ */
 const SECRET_KEYS: Record<string, string[]> = {
   listener: ['DATABASE_URL', 'REDIS_URL'],
-  edge: ['REDIS_URL'],
+  edge: ['NOTIFIER_JWT_SECRET', 'REDIS_URL'],
   migrate: ['DATABASE_URL'],
 };
+/** The Secret as a manifest with placeholders: documentation, in no kustomization. */
+const SECRET_EXAMPLE = 'k8s/secret.example.yaml';
+/** Plausible values for the Secret's keys, to load each workload's settings as it would start. */
+const FILLED_SECRET: Record<string, string> = {
+  DATABASE_URL: 'postgresql://notifier:pw@db.internal:5432/notifier',
+  REDIS_URL: 'redis://redis.internal:6379',
+  NOTIFIER_JWT_SECRET: 'k'.repeat(64),
+};
+/** Settings that must never be plain values (ConfigMap or `value:`): they come from a Secret. */
+const SECRET_SETTINGS = ['NOTIFIER_JWT_SECRET', 'NOTIFIER_JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL'];
+/** NOTIFIER_AUTH=jwt takes exactly one of these. */
+const JWT_KEY_SOURCES = ['NOTIFIER_JWT_SECRET', 'NOTIFIER_JWT_PUBLIC_KEY', 'NOTIFIER_JWKS_URL'];
 /** The edge's drain window when NOTIFIER_DRAIN_SECONDS is not set: its default, 10 s. */
 const DEFAULT_DRAIN_MS = 10_000;
 
@@ -109,6 +131,7 @@ function named<T>(objects: K8sObject[], kind: string, name: string): T & K8sObje
 /** kubernetes-models validators by apiVersion and kind: the kinds k8s/ may contain. */
 const MODELS: Record<string, (data: never) => { validate(): void }> = {
   'v1/Namespace': (d) => new Namespace(d),
+  'v1/Secret': (d) => new Secret(d),
   'v1/ConfigMap': (d) => new ConfigMap(d),
   'v1/Service': (d) => new Service(d),
   'apps/v1/Deployment': (d) => new Deployment(d),
@@ -244,6 +267,30 @@ function envValue(c: IContainer, configMaps: IConfigMap[], name: string): string
   return undefined;
 }
 
+/**
+ * The environment a container starts with: its ConfigMaps, then its own `env` (which wins), Secret
+ * references resolved from `secret`. Throws on a reference to a ConfigMap or Secret key that does not exist.
+ */
+function effectiveEnv(c: IContainer, configMaps: IConfigMap[], secret: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const cm = configMaps.find((m) => m.metadata?.name === from.configMapRef?.name);
+    if (!cm) throw new Error(`${c.name}: no ConfigMap ${from.configMapRef?.name}`);
+    Object.assign(env, cm.data ?? {});
+  }
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref) {
+      const v = secret[ref.key];
+      if (v === undefined) throw new Error(`${c.name}: env ${e.name} reads Secret key ${ref.key}, which the Secret lacks`);
+      env[e.name] = v;
+    } else if (e.value !== undefined) {
+      env[e.name] = e.value;
+    }
+  }
+  return env;
+}
+
 /** The edge's drain window in ms, from the settings its container sees. */
 function drainWindowMs(c: IContainer, configMaps: IConfigMap[]): number {
   // The old name is refused at startup (renamed): it must not linger in a manifest.
@@ -337,6 +384,46 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     const edge = all.find((w) => w.role === 'edge')!.pod.containers[0]!;
     // notifier sets its own V8 young generation (src/v8-defaults.ts): NODE_OPTIONS is the operator's.
     expect(edge.env?.find((e) => e.name === 'NODE_OPTIONS')).toBeUndefined();
+  });
+
+  it('edges run with NOTIFIER_AUTH=jwt and their key from the Secret; other roles get no auth settings', () => {
+    const objects = render(overlay);
+    const configMaps = ofKind<IConfigMap>(objects, 'ConfigMap');
+    // ConfigMaps are shared by every role, and readable by anyone who may read ConfigMaps: no
+    // secret in them, and no auth setting (a listener refuses NOTIFIER_AUTH=jwt without a key).
+    for (const cm of configMaps) {
+      const keys = Object.keys(cm.data ?? {});
+      expect(keys.filter((k) => k === 'NOTIFIER_AUTH' || k.startsWith('NOTIFIER_JWT') || k === 'NOTIFIER_JWKS_URL'), `ConfigMap ${cm.metadata.name}`).toEqual([]);
+      expect(keys.filter((k) => SECRET_SETTINGS.includes(k)), `ConfigMap ${cm.metadata.name}: secrets`).toEqual([]);
+    }
+    for (const w of workloads(objects)) {
+      const c = w.pod.containers[0] as IContainer;
+      for (const e of c.env ?? []) {
+        if (SECRET_SETTINGS.includes(e.name)) {
+          expect(e.value, `${w.name}: ${e.name} is no plain value`).toBeUndefined();
+          expect(e.valueFrom?.secretKeyRef?.name, `${w.name}: ${e.name} from the Secret`).toBe(SECRET_NAME);
+        }
+      }
+      const env = effectiveEnv(c, configMaps, FILLED_SECRET);
+      // Each workload starts with these settings: the edge in jwt mode, the others unchanged.
+      const config = loadConfig({ env });
+      if (w.role === 'edge') {
+        expect(c.env?.find((e) => e.name === 'NOTIFIER_AUTH')?.value, `${w.name}: NOTIFIER_AUTH`).toBe('jwt');
+        expect(authModeFor('edge', config)).toBe('jwt');
+        const sources = JWT_KEY_SOURCES.filter((k) => env[k] !== undefined);
+        expect(sources, `${w.name}: exactly one key source`).toEqual(['NOTIFIER_JWT_SECRET']);
+        expect(c.env?.find((e) => e.name === 'NOTIFIER_JWT_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: SECRET_NAME, key: 'NOTIFIER_JWT_SECRET' });
+        // Without the Secret's key the edge would not start: the key is what makes it verify.
+        const withoutKey = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'NOTIFIER_JWT_SECRET'));
+        expect(configError({ env: withoutKey }).problems.join('\n')).toMatch(/NOTIFIER_AUTH=jwt needs one key source/);
+      } else {
+        expect(Object.keys(env).filter((k) => k === 'NOTIFIER_AUTH' || k.startsWith('NOTIFIER_JWT')), w.name).toEqual([]);
+      }
+    }
+  });
+
+  it('creates no Secret: `kubectl apply -k` never overwrites the one you created', () => {
+    expect(ofKind(render(overlay), 'Secret')).toEqual([]);
   });
 
   it('every container: resource requests and limits, requests within limits', () => {
@@ -568,5 +655,49 @@ describe('overlay differences', () => {
     expect(ofKind(dev, 'HorizontalPodAutoscaler')).toEqual([]);
     expect(named<IDeployment>(dev, 'Deployment', 'notifier-edge').spec?.replicas).toBe(1);
     expect(named<IDeployment>(dev, 'Deployment', 'notifier-listener').spec?.replicas).toBe(1);
+  });
+});
+
+describe('k8s/secret.example.yaml', () => {
+  const text = readFileSync(join(ROOT, SECRET_EXAMPLE), 'utf8');
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as ISecret & K8sObject);
+
+  it('is one valid Secret named as the workloads reference it, with exactly the keys they read', () => {
+    expect(docs).toHaveLength(1);
+    const secret = docs[0]!;
+    expect(() => new Secret(secret as never).validate()).not.toThrow();
+    expect(secret.metadata.name).toBe(SECRET_NAME);
+    expect(secret.metadata.namespace, 'created in the overlay’s namespace (-n)').toBeUndefined();
+    const keys = Object.keys({ ...secret.data, ...secret.stringData }).sort();
+    expect(keys).toEqual([...new Set(Object.values(SECRET_KEYS).flat())].sort());
+  });
+
+  it('is marked as an example, holds placeholders only, and the edge refuses its placeholder key', () => {
+    expect(text.split('\n')[0]).toMatch(/EXAMPLE ONLY.*PLACEHOLDERS.*NOT A WORKING OR PRODUCTION SECRET/);
+    const values = docs[0]!.stringData ?? {};
+    expect(values['NOTIFIER_JWT_SECRET']).toBe('CHANGE_ME');
+    expect(values['DATABASE_URL']).toContain('CHANGE_ME');
+    for (const v of Object.values(values)) expect(v).toMatch(/CHANGE_ME|\.example\.internal/);
+    // Applied unchanged, the edge would not start: the placeholder is shorter than 32 bytes.
+    const problems = configError({ env: { NOTIFIER_AUTH: 'jwt', REDIS_URL: values['REDIS_URL'] ?? '', NOTIFIER_JWT_SECRET: values['NOTIFIER_JWT_SECRET'] ?? '' } }).problems;
+    expect(problems.join('\n')).toMatch(/^NOTIFIER_JWT_SECRET/);
+    expect(problems.join('\n')).not.toContain('CHANGE_ME');
+  });
+
+  it('is in no kustomization', () => {
+    const kustomizations: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (name === 'kustomization.yaml') kustomizations.push(path);
+      }
+    };
+    walk(join(ROOT, 'k8s'));
+    expect(kustomizations.length).toBeGreaterThanOrEqual(3);
+    for (const k of kustomizations) {
+      const resources = [...readFileSync(k, 'utf8').matchAll(/^\s*-\s*(\S+\.ya?ml)\s*$/gm)].map((m) => m[1]);
+      expect(resources.filter((r) => r?.includes('secret')), k).toEqual([]);
+    }
   });
 });
