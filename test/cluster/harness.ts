@@ -560,7 +560,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const listenerEnv: Record<string, string> = { ...common, DATABASE_URL: pgUrl, ...opts.env, ...opts.listenerEnv };
     const auth = opts.auth ?? 'jwt';
     // Edges only: listeners refuse NOTIFIER_AUTH=jwt settings they do not use.
-    const authEnv: Record<string, string> = auth === 'jwt' ? { ...JWT_ENV, NOTIFIER_AUTH_ROLES: JSON.stringify(FLEET_AUTH_ROLES) } : { NOTIFIER_AUTH: 'none' };
+    // A caller that sets NOTIFIER_AUTH itself (the bench: its own keys) configures authentication alone.
+    const ownAuth = opts.env?.['NOTIFIER_AUTH'] !== undefined || opts.edgeEnv?.['NOTIFIER_AUTH'] !== undefined;
+    const authEnv: Record<string, string> = ownAuth ? {} : auth === 'jwt' ? { ...JWT_ENV, NOTIFIER_AUTH_ROLES: JSON.stringify(FLEET_AUTH_ROLES) } : { NOTIFIER_AUTH: 'none' };
     // HAProxy (127.0.0.1) sends each client's address with the PROXY protocol (deploy/haproxy/haproxy.cfg).
     const edgeEnv = { ...common, DATABASE_URL: pgUrl, NOTIFIER_TRUSTED_PROXIES: '127.0.0.1/32', ...authEnv, ...opts.env, ...opts.edgeEnv };
     const listenerPorts = new Map<NotifierProcess, Promise<number>>();
