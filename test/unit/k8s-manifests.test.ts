@@ -484,6 +484,19 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it('edges serve /metrics on NOTIFIER_METRICS_PORT, a container port of its own, never on the public port', () => {
+    const objects = render(overlay);
+    const configMaps = ofKind<IConfigMap>(objects, 'ConfigMap');
+    const edge = workloads(objects).find((w) => w.role === 'edge');
+    const c = edge?.pod.containers[0] as IContainer;
+    const metricsPort = Number(envValue(c, configMaps, 'NOTIFIER_METRICS_PORT'));
+    expect(metricsPort, 'NOTIFIER_METRICS_PORT').toBeGreaterThan(0);
+    expect(resolvePort([c], 'metrics')).toBe(metricsPort);
+    expect(metricsPort).not.toBe(Number(envValue(c, configMaps, 'PORT') ?? 8080));
+    const service = ofKind<IService>(objects, 'Service').find((s) => s.metadata.name === 'notifier-edge');
+    expect(service?.spec?.ports?.find((p) => p.name === 'metrics')?.targetPort).toBe('metrics');
+  });
+
   it('Deployments: selectors match their own pods; topology spread selects the same pods', () => {
     for (const d of ofKind<IDeployment>(render(overlay), 'Deployment')) {
       const labels = d.spec?.template.metadata?.labels as Record<string, string>;
