@@ -252,7 +252,8 @@ describe('the live page in Chromium', () => {
     const token = await mintToken({ sub: 'user-7', claim: { filters: ['entity_type:execution'] } });
     await page.fill('#token', token);
     await page.click('#connect');
-    await page.locator('#status[data-state="connected"]').waitFor();
+    // Chromium may hold a new WebSocket attempt back for seconds after refused ones.
+    await page.locator('#status[data-state="connected"]').waitFor({ timeout: 30_000 });
     await expect.poll(() => page.textContent('#user-id')).toBe('user-7');
     await expect.poll(() => page.textContent('#expires-at')).toMatch(/\(in /);
 
