@@ -30,9 +30,12 @@ export interface NotifierOptions {
   auth?: AuthMode;
   /** NOTIFIER_SCOPE_FIELDS (tenant scopes); unscoped clients' tokens then carry `unscoped`. */
   scopeFields?: string;
+  /** The edge runs a full GC on SIGUSR2 (bench/peers/gc-on-signal.cjs): RSS readings without the garbage. */
+  gcOnSignal?: boolean;
 }
 
 const PROFILER = fileURLToPath(new URL('./cpu-prof.cjs', import.meta.url));
+const GC_ON_SIGNAL = fileURLToPath(new URL('./gc-on-signal.cjs', import.meta.url));
 
 async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -68,6 +71,8 @@ export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject
   // The edge runs in its default configuration (its V8 settings are src/v8-defaults.ts's).
   // BENCH_EDGE_NODE_OPTIONS adds node options, e.g. `--max-semi-space-size=16` for Node's own
   // young generation.
+  // gcOnSignal: SIGUSR2 makes the edge collect its garbage (gc-on-signal.cjs), for RSS readings of what connections hold.
+  if (opts.gcOnSignal) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} --expose-gc --require ${GC_ON_SIGNAL}`.trim();
   const extra = process.env['BENCH_EDGE_NODE_OPTIONS'] ?? '';
   if (extra.trim()) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} ${extra}`.trim();
   const harness = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv, ...(opts.cli !== undefined && { cli: opts.cli }) });

@@ -68,9 +68,9 @@ export class Lifecycle<C> {
    */
   private sweep(): void {
     const { connections, config, metrics, logger } = this.opts;
-    const expiredBefore = Date.now() - (this.opts.expiryGraceMs ?? 0);
+    const expiredBefore = (Date.now() - (this.opts.expiryGraceMs ?? 0)) / 1000;
     for (const c of connections.snapshot()) {
-      if (connections.state(c).peer.expiresAt <= expiredBefore) {
+      if (connections.state(c).peer.exp <= expiredBefore) {
         metrics.tokenExpiryCloses.inc();
         connections.close(c, CloseCode.TokenExpired, 'token expired: reconnect with a fresh token');
         continue;

@@ -8,7 +8,7 @@ import { ALLOW_ALL, allowsFor } from '../protocol/permissions.js';
 import type { Peer } from './transport.js';
 
 /** NOTIFIER_AUTH=none, no address tracked: shared by every such connection. */
-export const ANONYMOUS: Peer = Object.freeze({ ip: '', sub: undefined, expiresAt: Infinity, permissions: ALLOW_ALL, scope: undefined });
+export const ANONYMOUS: Peer = Object.freeze({ ip: '', sub: undefined, exp: Infinity, permissions: ALLOW_ALL, scope: undefined });
 
 /** An anonymous client whose address is tracked (per-IP limits). */
 export function anonymousFrom(ip: string): Peer {

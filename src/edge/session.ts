@@ -70,13 +70,13 @@ export class Sessions {
   opened<C>(t: Transport<C>, c: C): void {
     const { feed } = this.opts;
     const s = t.state(c);
-    const { sub, expiresAt } = s.peer;
+    const { sub, exp } = s.peer;
     t.send(
       c,
       welcomeMessage(this.clientId(s), {
         epoch: feed.epoch,
         offset: feed.lastOffset || undefined,
-        ...(sub !== undefined ? { user_id: sub, expires_at: new Date(expiresAt).toISOString() } : {}),
+        ...(sub !== undefined ? { user_id: sub, expires_at: new Date(exp * 1000).toISOString() } : {}),
       }),
     );
   }
@@ -169,7 +169,7 @@ export class Sessions {
     const dropped = subscriptions.changePeer(t, c, peer, (f) => peerAllows(peer, f));
     for (const f of dropped) t.send(c, unsubscribedMessage(f, 'forbidden'));
     onRefresh?.('ok');
-    t.send(c, refreshedMessage(new Date(peer.expiresAt).toISOString()));
+    t.send(c, refreshedMessage(new Date(peer.exp * 1000).toISOString()));
   }
 
   /** The connection's send buffer drained: a replay waiting for that goes on. */

@@ -57,8 +57,11 @@ export interface Peer {
   readonly ip: string;
   /** The token's subject; undefined for anonymous connections (NOTIFIER_AUTH=none). */
   readonly sub: string | undefined;
-  /** The token's `exp` in ms since the epoch (Infinity when anonymous). */
-  readonly expiresAt: number;
+  /**
+   * The token's `exp`, in seconds since the epoch as in the token (a small integer: milliseconds
+   * would box a heap number per connection); Infinity when anonymous.
+   */
+  readonly exp: number;
   /** What the claims allow (shared by every token with the same claim). The subject's own user filter is allowsFor's. */
   readonly permissions: Permissions;
   /** The scope key (protocol/scope.ts): only notifications with it reach the connection. */

@@ -27,7 +27,7 @@ describe('Authenticator', () => {
     });
     const r = await a.authenticate('t', '10.0.0.1');
     if (!r.ok) throw new Error(r.detail);
-    expect(r.peer).toMatchObject({ ip: '10.0.0.1', sub: '7', expiresAt: 1e13, scope: undefined });
+    expect(r.peer).toMatchObject({ ip: '10.0.0.1', sub: '7', exp: 1e10, scope: undefined });
     for (const [f, allowed] of [['user:7', true], ['entity_type:x', true], ['entity:job:1', true], ['user:8', false], ['all', false]] as const) {
       expect(peerAllows(r.peer, f), f).toBe(allowed);
     }

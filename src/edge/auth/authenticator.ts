@@ -48,7 +48,7 @@ export class Authenticator {
     if (scope.key === undefined && this.opts.scopeFields.length > 0 && !permissions.unscoped) {
       return { ok: false, reason: 'invalid', detail: 'no-scope' };
     }
-    return { ok: true, peer: { ip, sub: verified.sub, expiresAt: verified.expiresAt, permissions, scope: scope.key } };
+    return { ok: true, peer: { ip, sub: verified.sub, exp: Math.floor(verified.expiresAt / 1000), permissions, scope: scope.key } };
   }
 
   /** The claim's compiled permissions, or the failure detail (`claim-permission`). */

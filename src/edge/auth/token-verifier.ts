@@ -88,23 +88,32 @@ function fail(reason: VerifyFailure, detail: string): VerifyResult {
   return { ok: false, reason, detail };
 }
 
+/** The key of the token's (pinned) algorithm; any other algorithm is refused as jose refuses it. */
+function keyForAlgorithm(keys: ReadonlyMap<string, CryptoKey>): JWTVerifyGetKey {
+  return (header) => {
+    const k = keys.get(header.alg ?? '');
+    if (k === undefined) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
+    return k;
+  };
+}
+
 async function keyOf(settings: JwtSettings, jwksOptions: JwksOptions): Promise<{ getKey: JWTVerifyGetKey; jwks?: JwksKeys }> {
   const source = settings.keySource;
   switch (source.kind) {
     case 'secret': {
-      const secret = new TextEncoder().encode(source.secret);
-      return { getKey: () => secret };
+      // Imported once per pinned algorithm: given raw bytes, jose would import them on every verify.
+      const bytes = new TextEncoder().encode(source.secret);
+      const keys = new Map<string, CryptoKey>();
+      for (const alg of settings.algorithms) {
+        keys.set(alg, await crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']));
+      }
+      return { getKey: keyForAlgorithm(keys) };
     }
     case 'public-key': {
       // One CryptoKey per pinned algorithm: WebCrypto binds a key to its algorithm.
       const keys = new Map<string, CryptoKey>();
       for (const alg of settings.algorithms) keys.set(alg, await importSPKI(source.pem, alg));
-      const getKey: JWTVerifyGetKey = (header) => {
-        const k = keys.get(header.alg ?? '');
-        if (k === undefined) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-        return k;
-      };
-      return { getKey };
+      return { getKey: keyForAlgorithm(keys) };
     }
     case 'jwks': {
       const jwks = createJwksKeys(source.url, jwksOptions);
