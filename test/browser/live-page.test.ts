@@ -118,23 +118,7 @@ describe('the live page in Chromium', () => {
     // A plain NOTIFY is heard only once the leader LISTENs.
     await waitLeaderSeen(http);
 
-    const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-    cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-      viewport: { width: 1280, height: 1000 },
-    });
-    cleanup.push(() => context.close());
-    context.setDefaultTimeout(10_000);
-    const page = context.pages()[0] ?? (await context.newPage());
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (msg) => {
-      // Refused reconnects while the server is down are expected; a CSP violation is not.
-      if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
-    });
+    const { page, pageErrors, userDataDir } = await openPage();
 
     await page.goto(`${http}/`);
     await page.locator('#status[data-state="connected"]').waitFor();
@@ -227,22 +211,7 @@ describe('the live page in Chromium', () => {
     await waitReady(http);
     await waitLeaderSeen(http);
 
-    const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-    cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-      viewport: { width: 1280, height: 1000 },
-    });
-    cleanup.push(() => context.close());
-    context.setDefaultTimeout(10_000);
-    const page = context.pages()[0] ?? (await context.newPage());
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
-    });
+    const { page, pageErrors } = await openPage();
 
     // Without a token the upgrade is refused (401): the page says to paste one.
     await page.goto(`${http}/`);
@@ -283,3 +252,25 @@ describe('the live page in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+/** Debian's Chromium on a fresh profile (removed after the test); page errors and CSP violations collected. */
+async function openPage(): Promise<{ page: Page; pageErrors: string[]; userDataDir: string }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
+  cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
+  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    viewport: { width: 1280, height: 1000 },
+  });
+  cleanup.push(() => context.close());
+  context.setDefaultTimeout(10_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    // Refused connects (a stopped server, a missing token) are expected; a CSP violation is not.
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
+  });
+  return { page, pageErrors, userDataDir };
+}

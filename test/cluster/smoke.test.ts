@@ -7,8 +7,8 @@
  *
  *   npm run build && npx vitest run --project cluster test/cluster/smoke.test.ts
  */
+import { upgradeStatus } from '../helpers/ws-client.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { produce } from '../helpers/producer.js';
 import { mintToken } from '../helpers/tokens.js';
 import { expectedSeqs, mixedFilters, startFleet, startHarness, type Fleet, type FleetClient, type Harness } from './harness.js';
@@ -28,21 +28,6 @@ const filtersFor = (i: number) => mixedFilters(i, COUNT);
 
 const expectedFor = (c: FleetClient) => expectedSeqs(c.filters, COUNT, 'seq');
 
-/** The HTTP status an upgrade gets (101 when a socket opened; closed at once). */
-function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {}, handshakeTimeout: 5000 });
-    ws.once('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
-    ws.once('open', () => {
-      resolve(101);
-      ws.terminate();
-    });
-    ws.once('error', reject);
-  });
-}
 
 describe('cluster smoke', () => {
   it('SIGKILL one edge mid-stream: its clients come back through HAProxy on the others and resume, nothing lost or duplicated', async () => {

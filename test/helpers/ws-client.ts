@@ -125,3 +125,19 @@ export class TestClient {
     this.ws.close();
   }
 }
+
+/** The HTTP status an upgrade gets: 101 when a socket opened (closed at once). */
+export function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {}, handshakeTimeout: 5000 });
+    ws.once('unexpected-response', (req, res) => {
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    ws.once('open', () => {
+      resolve(101);
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}

@@ -20,11 +20,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
 import { eventually, serviceUrls, uniqueName, withClient } from '../helpers/services.js';
 import { mintToken } from '../helpers/tokens.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
 import { waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -99,21 +98,6 @@ async function token(opts: Parameters<typeof mintToken>[0] = {}): Promise<string
   return t;
 }
 
-/** The HTTP status an upgrade gets: 101 when a socket opened (closed at once). */
-function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {}, handshakeTimeout: 5000 });
-    ws.once('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
-    ws.once('open', () => {
-      resolve(101);
-      ws.terminate();
-    });
-    ws.once('error', reject);
-  });
-}
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
