@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { configError } from '../helpers/config-error.js';
@@ -230,5 +233,37 @@ describe('auth settings: claims and tolerance', () => {
     const c = loadConfig({ env: jwt({ NOTIFIER_JWT_SECRET: SECRET, NOTIFIER_JWT_ISSUER: '', NOTIFIER_JWT_AUDIENCE: '' }) });
     expect(c.jwtIssuer).toBeUndefined();
     expect(c.jwtAudience).toBeUndefined();
+  });
+});
+
+describe('roles, scopes and limits', () => {
+  it('reads authRoles from YAML and NOTIFIER_AUTH_ROLES as JSON; a bad pattern names its role and index', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'notifier-roles-'));
+    const file = join(dir, 'notifier.yaml');
+    writeFileSync(file, 'authRoles:\n  operator: ["all"]\n  viewer: ["entity_type:*", "notification_type:*"]\n');
+    expect(loadConfig({ env: {}, file }).authRoles).toEqual({ operator: ['all'], viewer: ['entity_type:*', 'notification_type:*'] });
+    expect(loadConfig({ env: { NOTIFIER_AUTH_ROLES: '{"ops": ["unscoped", "all"]}' } }).authRoles).toEqual({ ops: ['unscoped', 'all'] });
+    writeFileSync(file, 'authRoles:\n  viewer: ["entity_type:*", "entity_type:exec*"]\n');
+    expect(configError({ env: {}, file }).problems.join('\n')).toMatch(/authRoles\.viewer\[1\]: permission "entity_type:exec\*": "\*" may only end/);
+    expect(configError({ env: { NOTIFIER_AUTH_ROLES: '{not json' } }).problems.join('\n')).toMatch(/NOTIFIER_AUTH_ROLES.*expected a map of role names/);
+    expect(loadConfig({ env: {} }).authRoles).toEqual({});
+  });
+
+  it('checks scope fields, origins, trusted proxies and allowed hosts, naming the variable', () => {
+    expect(loadConfig({ env: { NOTIFIER_SCOPE_FIELDS: 'tenant_id, region' } }).scopeFields).toEqual(['tenant_id', 'region']);
+    expect(problem({ NOTIFIER_SCOPE_FIELDS: 'tenant-id' }, 'NOTIFIER_SCOPE_FIELDS')).toMatch(/expected a field name/);
+    expect(loadConfig({ env: { NOTIFIER_ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:3000' } }).allowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(loadConfig({ env: { NOTIFIER_ALLOWED_ORIGINS: '*' } }).allowedOrigins).toEqual(['*']);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'ftp://x.example']) {
+      expect(problem({ NOTIFIER_ALLOWED_ORIGINS: bad }, 'NOTIFIER_ALLOWED_ORIGINS'), bad).toMatch(/expected an exact origin/);
+    }
+    expect(loadConfig({ env: { NOTIFIER_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8, 127.0.0.1' } }).trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
+    for (const bad of ['10.0.0.0/33', 'ten.0.0.0/8', '::1/129']) expect(problem({ NOTIFIER_TRUSTED_PROXIES: bad }, 'NOTIFIER_TRUSTED_PROXIES'), bad).toMatch(/CIDR/);
+    expect(loadConfig({ env: {} }).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    expect(problem({ NOTIFIER_ALLOWED_HOSTS: 'example.com:8080' }, 'NOTIFIER_ALLOWED_HOSTS')).toMatch(/without a port/);
+    expect(problem({ NOTIFIER_METRICS_TOKEN: 'short' }, 'NOTIFIER_METRICS_TOKEN')).toMatch(/at least 16/);
   });
 });
