@@ -73,6 +73,8 @@ export async function startNotifier(opts: NotifierOptions = {}): Promise<Subject
   // young generation.
   // gcOnSignal: SIGUSR2 makes the edge collect its garbage (gc-on-signal.cjs), for RSS readings of what connections hold.
   if (opts.gcOnSignal) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} --expose-gc --require ${GC_ON_SIGNAL}`.trim();
+  // BENCH_EDGE_ENV: more environment for the edge, as JSON (e.g. '{"MALLOC_ARENA_MAX":"2"}'), for experiments.
+  Object.assign(edgeEnv, JSON.parse(process.env['BENCH_EDGE_ENV'] ?? '{}') as Record<string, string>);
   const extra = process.env['BENCH_EDGE_NODE_OPTIONS'] ?? '';
   if (extra.trim()) edgeEnv['NODE_OPTIONS'] = `${edgeEnv['NODE_OPTIONS'] ?? ''} ${extra}`.trim();
   const harness = await startHarness({ listeners: 1, edges: 1, env: { LOG_LEVEL: 'info' }, edgeEnv, ...(opts.cli !== undefined && { cli: opts.cli }) });
