@@ -53,16 +53,14 @@ export class Delivery {
     this.opts.history.remember(n);
     const { indexes, scopeFields } = this.opts;
     let frame: Buffer | undefined;
+    const bytes = () => (frame ??= typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame);
     let recipients = 0;
     const topics = indexes.unscoped.topicsFor(n.keys);
-    if (topics.length > 0) {
-      frame = typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame;
-      recipients += this.publish(topics, frame);
-    }
+    if (topics.length > 0) recipients += this.publish(topics, bytes());
     if (indexes.scopes > 0) {
       const scope = frameScopeKey(scopeFields, n.frame);
       const scoped = scope === undefined ? undefined : indexes.find(scope);
-      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), frame ?? (typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame));
+      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), bytes());
     }
     if (recipients > 0) {
       const byType = this.byType.for(n.notificationType);

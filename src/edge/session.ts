@@ -1,13 +1,12 @@
 /**
- * A session: one client connection's inbound requests (subscribe, unsubscribe, resume, ping),
- * their limits (message rate, subscriptions per connection) and its welcome. Transport-neutral:
+ * A session: one client connection's inbound requests (subscribe, unsubscribe, resume, refresh,
+ * ping), their limits (message rate, subscriptions per connection), the permission check of every
+ * filter (the connection's peer: its token's claims, peer.ts) and its welcome. Transport-neutral:
  * it talks to the connection only through a Transport, so SSE sessions share subscriptions,
- * resume and — with authentication — permissions with WebSocket ones.
+ * resume, permissions and token refresh with WebSocket ones.
  *
- * Where later features go: permission checks of a filter (from the token's claims) before
- * `subscriptions.add` and `resume`; a token-refresh request is one more case of `message`.
- *
- * May import config and observability types, protocol, subscriptions, resume and the transport contract.
+ * May import config and observability types, protocol, auth (types), peer, subscriptions, resume
+ * and the transport contract.
  */
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -131,7 +130,7 @@ export class Sessions {
         return;
       case 'refresh':
         if (this.opts.authenticator === undefined) return reply(ErrorCode.RefreshUnavailable, 'this edge does not use tokens (NOTIFIER_AUTH=none)');
-        void this.refresh(t, c, msg.token);
+        void this.refresh(this.opts.authenticator, t, c, msg.token);
         return;
     }
   }
@@ -148,10 +147,10 @@ export class Sessions {
    * connection with 4500 (a client must not switch users on a connection); a refused token leaves
    * the current one in force.
    */
-  private async refresh<C>(t: Transport<C>, c: C, token: string): Promise<void> {
-    const { authenticator, subscriptions, onRefresh } = this.opts;
+  private async refresh<C>(authenticator: Authenticator, t: Transport<C>, c: C, token: string): Promise<void> {
+    const { subscriptions, onRefresh } = this.opts;
     const before = t.state(c).peer;
-    const result = await authenticator!.authenticate(token, before.ip);
+    const result = await authenticator.authenticate(token, before.ip);
     if (!t.isOpen(c)) return;
     if (!result.ok) {
       onRefresh?.(result.reason);
