@@ -1,0 +1,404 @@
+/**
+ * NotifierClient: one WebSocket to any edge, kept open. Full-jitter reconnect, `token()` called for
+ * every connect (sent as `Sec-WebSocket-Protocol: notifier.v1, bearer.<token>`), in-band `refresh`
+ * before `expires_at`, close codes obeyed through `closeAction`, half-open detection with `ping`,
+ * and `resume` with the last epoch and offset after every reconnect: a handler never sees a
+ * notification twice, nor out of order (offsets at or before the last one delivered are dropped).
+ *
+ * Imports: protocol/ only (the SDK ships to browsers; no runtime dependencies).
+ */
+import { closeAction } from '../protocol/close-codes.js';
+import { parseFilter, routingKeys } from '../protocol/filters.js';
+import { compareOffsets, isOffset } from '../protocol/offsets.js';
+
+/** The part of a WebSocket the client uses: the browser's, `ws`'s, or a test's. */
+export interface SocketLike {
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor (`globalThis.WebSocket` in browsers; `ws`'s `WebSocket` in Node 20). */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => object;
+
+export interface NotifierClientOptions {
+  /** `wss://host/ws` */
+  url: string;
+  /** Called for every connect and every refresh, so a stale token is never reused. */
+  token?: () => string | Promise<string>;
+  /** Default: `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Full-jitter back-off: delay = random(0, min(maxMs, minMs · 2^attempt)). Default 500 ms, 20 s. */
+  reconnect?: { minMs?: number; maxMs?: number };
+  /** Nothing heard for this long: the connection is taken as dead and replaced. A `ping` is sent every half of it. Default 30 s; 0 turns it off. */
+  staleAfterMs?: number;
+  /** Send `refresh` with a new token this long before welcome's `expires_at`. Default 60 s. */
+  refreshBeforeMs?: number;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'disconnected';
+
+/** Why the client is disconnected or reconnecting: the close code and reason the socket gave. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A notification as the edge sends it. */
+export interface Notification {
+  notification_type: string;
+  entity_type: string | null;
+  entity_id: string | number | null;
+  user_id: string | number | null;
+  payload: unknown;
+  timestamp: string;
+  offset?: string;
+}
+
+export interface Welcome {
+  client_id: string;
+  epoch?: string;
+  offset?: string;
+  user_id?: string;
+  expires_at?: string;
+}
+
+export interface ResetEvent {
+  reason: 'epoch' | 'expired' | string;
+  epoch: string;
+  offset: string;
+}
+
+export type ClientError =
+  /** The token does not allow this filter: its subscriptions were dropped. */
+  | { kind: 'forbidden'; filter: string; message: string }
+  /** Any other `{"type":"error"}` from the edge (e.g. `unauthorized` for a refused refresh). */
+  | { kind: 'server'; code: string; message: string }
+  /** `token()` threw or rejected: the connect is retried with back-off (a refresh is not retried). */
+  | { kind: 'token'; error: unknown }
+  /** The WebSocket constructor threw. */
+  | { kind: 'socket'; error: unknown }
+  /** Nothing heard for `staleAfterMs`: the connection is replaced. */
+  | { kind: 'stale' }
+  /** A subscription's handler threw. */
+  | { kind: 'handler'; error: unknown };
+
+export interface ClientEvents {
+  state: (state: ClientState, info?: CloseInfo) => void;
+  reset: (reset: ResetEvent) => void;
+  error: (error: ClientError) => void;
+  welcome: (welcome: Welcome) => void;
+}
+
+export interface Subscription {
+  readonly filter: string;
+  unsubscribe(): void;
+}
+
+type Handler = (n: Notification) => void;
+type Msg = Record<string, unknown>;
+
+export class NotifierClient {
+  private readonly opts: NotifierClientOptions;
+  private readonly subs = new Map<string, Set<Handler>>();
+  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>();
+  private ws: SocketLike | undefined;
+  private isOpen = false;
+  private resuming = false;
+  private stopped = false;
+  private attempt = 0;
+  private current: ClientState | undefined;
+  private epoch: string | undefined;
+  private offset: string | undefined;
+  private lastHeard = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private staleTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: NotifierClientOptions) {
+    this.opts = options;
+    // After the caller's synchronous `on(...)` calls, so that they see the first 'connecting'.
+    queueMicrotask(() => void this.connect());
+  }
+
+  /** The state now. */
+  get state(): ClientState {
+    return this.current ?? 'connecting';
+  }
+
+  on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    const fns = set;
+    fns.add(fn);
+    return () => void fns.delete(fn);
+  }
+
+  /** Handlers of one filter share one server subscription; it lasts across reconnects until the last unsubscribes. Throws on an invalid filter. */
+  subscribe(filter: string, handler: Handler): Subscription {
+    const parsed = parseFilter(filter);
+    if (!parsed.ok) throw new TypeError(parsed.message);
+    let set = this.subs.get(filter);
+    if (!set) {
+      this.subs.set(filter, (set = new Set()));
+      if (this.isOpen) this.send({ type: 'subscribe', filter });
+    }
+    const own = (n: Notification) => handler(n);
+    set.add(own);
+    return {
+      filter,
+      unsubscribe: () => {
+        const s = this.subs.get(filter);
+        if (!s?.delete(own) || s.size > 0) return;
+        this.subs.delete(filter);
+        if (this.isOpen) this.send({ type: 'unsubscribe', filter });
+      },
+    };
+  }
+
+  /** Stops for good: no reconnect, no timers; state 'disconnected'. */
+  close(): void {
+    this.stopped = true;
+    this.drop(1000, 'client closed');
+    clearTimeout(this.retryTimer);
+    this.setState('disconnected');
+  }
+
+  private emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        (fn as unknown as (...a: Parameters<ClientEvents[E]>) => void)(...args);
+      } catch {
+        // A listener's exception must not break the connection.
+      }
+    }
+  }
+
+  private setState(state: ClientState, info?: CloseInfo): void {
+    if (this.current === state) return;
+    this.current = state;
+    this.emit('state', state, info);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.setState('connecting');
+    let protocols = ['notifier.v1'];
+    if (this.opts.token) {
+      try {
+        protocols = [...protocols, 'bearer.' + (await this.opts.token())];
+      } catch (error) {
+        if (this.stopped) return;
+        this.emit('error', { kind: 'token', error });
+        return this.retry();
+      }
+      if (this.stopped) return;
+    }
+    let ws: SocketLike;
+    try {
+      const Ctor = this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+      if (!Ctor) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
+      ws = new Ctor(this.opts.url, protocols) as SocketLike;
+    } catch (error) {
+      this.emit('error', { kind: 'socket', error });
+      return this.retry();
+    }
+    this.ws = ws;
+    this.heard();
+    this.watch();
+    ws.onopen = () => this.opened();
+    ws.onmessage = (e) => this.message(typeof e.data === 'string' ? e.data : String(e.data));
+    ws.onclose = (e) => this.closed(e.code, e.reason);
+    ws.onerror = () => {}; // a close follows
+  }
+
+  private opened(): void {
+    this.isOpen = true;
+    this.heard();
+    const filters = [...this.subs.keys()];
+    if (this.epoch !== undefined && this.offset !== undefined) {
+      this.resuming = true;
+      this.send({ type: 'resume', epoch: this.epoch, offset: this.offset, filters });
+    } else {
+      for (const filter of filters) this.send({ type: 'subscribe', filter });
+    }
+  }
+
+  private message(text: string): void {
+    this.heard();
+    let m: Msg;
+    try {
+      m = JSON.parse(text) as Msg;
+    } catch {
+      return;
+    }
+    if (typeof m !== 'object' || m === null) return;
+    if (typeof m['notification_type'] === 'string') return this.deliver(m as unknown as Notification);
+    switch (m['type']) {
+      case 'welcome': {
+        const w = m as unknown as Welcome;
+        this.attempt = 0;
+        if (this.epoch === undefined || this.offset === undefined) {
+          // A fresh start: track from the welcome's position.
+          if (typeof w.epoch === 'string') this.epoch = w.epoch;
+          if (isOffset(w.offset)) this.offset = w.offset;
+        }
+        this.scheduleRefresh(w.expires_at);
+        this.setState('connected');
+        this.emit('welcome', w);
+        return;
+      }
+      case 'resumed':
+        this.resuming = false;
+        if (typeof m['epoch'] === 'string') this.epoch = m['epoch'];
+        this.advance(m['offset']);
+        return;
+      case 'reset': {
+        this.resuming = false;
+        const r = m as unknown as ResetEvent;
+        this.epoch = r.epoch;
+        this.offset = isOffset(r.offset) ? r.offset : undefined;
+        this.emit('reset', { reason: r.reason, epoch: r.epoch, offset: r.offset });
+        return;
+      }
+      case 'refreshed':
+        this.scheduleRefresh(m['expires_at']);
+        return;
+      case 'unsubscribed':
+        if (m['reason'] === 'forbidden') this.forbid(String(m['filter']), `the token no longer allows ${String(m['filter'])}`);
+        return;
+      case 'error':
+        return this.serverError(m);
+    }
+  }
+
+  private serverError(m: Msg): void {
+    const code = String(m['code']);
+    const message = String(m['message'] ?? '');
+    if (code === 'forbidden' && typeof m['filter'] === 'string') this.forbid(m['filter'], message);
+    else this.emit('error', { kind: 'server', code, message });
+    if (this.resuming) {
+      // A refused resume changed nothing (and cannot be sent again): resume anew on a new connection.
+      this.resuming = false;
+      this.drop(4000, 'resume refused');
+      this.retry();
+    }
+  }
+
+  private forbid(filter: string, message: string): void {
+    this.subs.delete(filter);
+    this.emit('error', { kind: 'forbidden', filter, message });
+  }
+
+  private deliver(n: Notification): void {
+    if (isOffset(n.offset)) {
+      if (this.offset !== undefined && compareOffsets(n.offset, this.offset) <= 0) return; // seen: a replay overlap
+      this.offset = n.offset;
+    }
+    const keys = new Set(routingKeys(n));
+    for (const [filter, handlers] of this.subs) {
+      if (filter !== 'all' && !keys.has(filter)) continue;
+      for (const h of [...handlers]) {
+        try {
+          h(n);
+        } catch (error) {
+          this.emit('error', { kind: 'handler', error });
+        }
+      }
+    }
+  }
+
+  private advance(offset: unknown): void {
+    if (isOffset(offset) && (this.offset === undefined || compareOffsets(offset, this.offset) > 0)) this.offset = offset;
+  }
+
+  private scheduleRefresh(expiresAt: unknown): void {
+    clearTimeout(this.refreshTimer);
+    const token = this.opts.token;
+    if (!token || typeof expiresAt !== 'string') return;
+    const at = Date.parse(expiresAt);
+    if (Number.isNaN(at)) return;
+    const ws = this.ws;
+    const delay = Math.max(1000, at - Date.now() - (this.opts.refreshBeforeMs ?? 60_000));
+    this.refreshTimer = setTimeout(async () => {
+      try {
+        const fresh = await token();
+        if (ws === this.ws && this.isOpen) this.send({ type: 'refresh', token: fresh });
+      } catch (error) {
+        // Not retried: the edge closes with 4004 at expiry, and the reconnect calls token() again.
+        if (!this.stopped) this.emit('error', { kind: 'token', error });
+      }
+    }, delay);
+  }
+
+  private heard(): void {
+    this.lastHeard = Date.now();
+  }
+
+  /** Half-open detection: a ping every half of staleAfterMs; nothing heard for staleAfterMs replaces the socket. */
+  private watch(): void {
+    const stale = this.opts.staleAfterMs ?? 30_000;
+    clearInterval(this.staleTimer);
+    if (stale <= 0) return;
+    this.staleTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard >= stale) {
+        this.emit('error', { kind: 'stale' });
+        this.drop(4000, 'stale');
+        this.setState('connecting');
+        this.retry();
+      } else if (this.isOpen) {
+        this.send({ type: 'ping' });
+      }
+    }, stale / 2);
+  }
+
+  private closed(code: number, reason: string): void {
+    this.drop();
+    if (this.stopped) return;
+    if (closeAction(code) === 'stop') {
+      this.stopped = true;
+      this.setState('disconnected', { code, reason });
+      return;
+    }
+    this.setState('connecting', { code, reason });
+    this.retry();
+  }
+
+  /** Forgets the socket (its late events are ignored) and, with a code, closes it. */
+  private drop(code?: number, reason?: string): void {
+    clearInterval(this.staleTimer);
+    clearTimeout(this.refreshTimer);
+    const ws = this.ws;
+    this.ws = undefined;
+    this.isOpen = false;
+    this.resuming = false;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (code !== undefined) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    const { minMs = 500, maxMs = 20_000 } = this.opts.reconnect ?? {};
+    const delay = Math.random() * Math.min(maxMs, minMs * 2 ** this.attempt++);
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private send(m: Msg): void {
+    try {
+      this.ws?.send(JSON.stringify(m));
+    } catch {
+      // a closing socket: its close event follows
+    }
+  }
+}
