@@ -67,7 +67,8 @@ export interface Welcome {
 }
 
 export interface ResetEvent {
-  reason: 'epoch' | 'expired' | string;
+  /** The edge's `epoch` or `expired`; `refused` when the edge refused the resume itself (e.g. too_many_subscriptions). */
+  reason: 'epoch' | 'expired' | 'refused' | string;
   epoch: string;
   offset: string;
 }
@@ -280,11 +281,19 @@ export class NotifierClient {
     const message = String(m['message'] ?? '');
     if (code === 'forbidden' && typeof m['filter'] === 'string') this.forbid(m['filter'], message);
     else this.emit('error', { kind: 'server', code, message });
-    if (this.resuming) {
-      // A refused resume changed nothing (and cannot be sent again): resume anew on a new connection.
-      this.resuming = false;
+    if (!this.resuming) return;
+    // A refused resume changed nothing, and cannot be sent again on this connection.
+    this.resuming = false;
+    if (code === 'forbidden') {
+      // Resume anew, without that filter, on a new connection.
       this.drop(4000, 'resume refused');
       this.retry();
+    } else {
+      // Refused for good (e.g. too_many_subscriptions): the missed notifications are lost. Subscribe
+      // here, and let the application reload.
+      this.offset = undefined;
+      this.emit('reset', { reason: 'refused', epoch: this.epoch ?? '', offset: '' });
+      for (const filter of this.subs.keys()) this.send({ type: 'subscribe', filter });
     }
   }
 

@@ -243,6 +243,32 @@ describe('subscriptions across reconnects', () => {
     expect(got).toEqual(['user']);
   });
 
+  it('a resume refused for another reason: reset, then subscribe on the same connection', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { client, errors } = start();
+    const resets: unknown[] = [];
+    client.on('reset', (r) => resets.push(r));
+    client.subscribe('all', () => {});
+    await flush();
+    FakeSocket.last.open();
+    FakeSocket.last.serverClose(1006);
+    await flush();
+    const s = FakeSocket.last;
+    s.open();
+    s.receive({ type: 'error', code: 'too_many_subscriptions', message: 'too many' });
+    expect(errors).toEqual([{ kind: 'server', code: 'too_many_subscriptions', message: 'too many' }]);
+    expect(resets).toEqual([{ reason: 'refused', epoch: 'e1', offset: '' }]);
+    expect(s.messages).toEqual([
+      { type: 'resume', epoch: 'e1', offset: '100-0', filters: ['all'] },
+      { type: 'subscribe', filter: 'all' },
+    ]);
+    expect(s.closedWith).toBeUndefined();
+    // Any error outside a resume changes nothing.
+    s.receive({ type: 'error', code: 'unauthorized', reason: 'expired', message: 'refresh refused' });
+    expect(errors.at(-1)).toEqual({ kind: 'server', code: 'unauthorized', message: 'refresh refused' });
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
   it('a throwing handler is reported and does not stop the others', async () => {
     const { client, errors } = start();
     const got: string[] = [];
