@@ -8,104 +8,18 @@
  * Imports: protocol/ only (the SDK ships to browsers; no runtime dependencies).
  */
 import { closeAction } from '../protocol/close-codes.js';
-import { parseFilter, routingKeys } from '../protocol/filters.js';
+import { parseFilter } from '../protocol/filters.js';
 import { compareOffsets, isOffset } from '../protocol/offsets.js';
+import { Emitter } from './emitter.js';
+import { HandlerSets, type Handler } from './handler-sets.js';
+import type { ClientEvents, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, SocketLike, Subscription, WebSocketConstructor, Welcome } from './types.js';
 
-/** The part of a WebSocket the client uses: the browser's, `ws`'s, or a test's. */
-export interface SocketLike {
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-/** A WebSocket constructor (`globalThis.WebSocket` in browsers; `ws`'s `WebSocket` in Node 20). */
-export type WebSocketConstructor = new (url: string, protocols: string[]) => object;
-
-export interface NotifierClientOptions {
-  /** `wss://host/ws` */
-  url: string;
-  /** Called for every connect and every refresh, so a stale token is never reused. */
-  token?: () => string | Promise<string>;
-  /** Default: `globalThis.WebSocket`. */
-  WebSocket?: WebSocketConstructor;
-  /** Full-jitter back-off: delay = random(0, min(maxMs, minMs · 2^attempt)). Default 500 ms, 20 s. */
-  reconnect?: { minMs?: number; maxMs?: number };
-  /** Nothing heard for this long: the connection is taken as dead and replaced. A `ping` is sent every half of it. Default 30 s; 0 turns it off. */
-  staleAfterMs?: number;
-  /** Send `refresh` with a new token this long before welcome's `expires_at`. Default 60 s. */
-  refreshBeforeMs?: number;
-}
-
-export type ClientState = 'connecting' | 'connected' | 'disconnected';
-
-/** Why the client is disconnected or reconnecting: the close code and reason the socket gave. */
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
-/** A notification as the edge sends it. */
-export interface Notification {
-  notification_type: string;
-  entity_type: string | null;
-  entity_id: string | number | null;
-  user_id: string | number | null;
-  payload: unknown;
-  timestamp: string;
-  offset?: string;
-}
-
-export interface Welcome {
-  client_id: string;
-  epoch?: string;
-  offset?: string;
-  user_id?: string;
-  expires_at?: string;
-}
-
-export interface ResetEvent {
-  /** The edge's `epoch` or `expired`; `refused` when the edge refused the resume itself (e.g. too_many_subscriptions). */
-  reason: 'epoch' | 'expired' | 'refused' | string;
-  epoch: string;
-  offset: string;
-}
-
-export type ClientError =
-  /** The token does not allow this filter: its subscriptions were dropped. */
-  | { kind: 'forbidden'; filter: string; message: string }
-  /** Any other `{"type":"error"}` from the edge (e.g. `unauthorized` for a refused refresh). */
-  | { kind: 'server'; code: string; message: string }
-  /** `token()` threw or rejected: the connect is retried with back-off (a refresh is not retried). */
-  | { kind: 'token'; error: unknown }
-  /** The WebSocket constructor threw. */
-  | { kind: 'socket'; error: unknown }
-  /** Nothing heard for `staleAfterMs`: the connection is replaced. */
-  | { kind: 'stale' }
-  /** A subscription's handler threw. */
-  | { kind: 'handler'; error: unknown };
-
-export interface ClientEvents {
-  state: (state: ClientState, info?: CloseInfo) => void;
-  reset: (reset: ResetEvent) => void;
-  error: (error: ClientError) => void;
-  welcome: (welcome: Welcome) => void;
-}
-
-export interface Subscription {
-  readonly filter: string;
-  unsubscribe(): void;
-}
-
-type Handler = (n: Notification) => void;
 type Msg = Record<string, unknown>;
 
 export class NotifierClient {
   private readonly opts: NotifierClientOptions;
-  private readonly subs = new Map<string, Set<Handler>>();
-  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>();
+  private readonly subs = new HandlerSets();
+  private readonly events = new Emitter<ClientEvents>();
   private ws: SocketLike | undefined;
   private isOpen = false;
   private resuming = false;
@@ -130,32 +44,21 @@ export class NotifierClient {
     return this.current ?? 'connecting';
   }
 
+  /** Listens to an event; returns the function that stops listening. */
   on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    const fns = set;
-    fns.add(fn);
-    return () => void fns.delete(fn);
+    return this.events.on(event, fn);
   }
 
   /** Handlers of one filter share one server subscription; it lasts across reconnects until the last unsubscribes. Throws on an invalid filter. */
   subscribe(filter: string, handler: Handler): Subscription {
     const parsed = parseFilter(filter);
     if (!parsed.ok) throw new TypeError(parsed.message);
-    let set = this.subs.get(filter);
-    if (!set) {
-      this.subs.set(filter, (set = new Set()));
-      if (this.isOpen) this.send({ type: 'subscribe', filter });
-    }
-    const own = (n: Notification) => handler(n);
-    set.add(own);
+    const { first, remove } = this.subs.add(filter, handler);
+    if (first && this.isOpen) this.send({ type: 'subscribe', filter });
     return {
       filter,
       unsubscribe: () => {
-        const s = this.subs.get(filter);
-        if (!s?.delete(own) || s.size > 0) return;
-        this.subs.delete(filter);
-        if (this.isOpen) this.send({ type: 'unsubscribe', filter });
+        if (remove() && this.isOpen) this.send({ type: 'unsubscribe', filter });
       },
     };
   }
@@ -169,13 +72,7 @@ export class NotifierClient {
   }
 
   private emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void {
-    for (const fn of this.listeners.get(event) ?? []) {
-      try {
-        (fn as unknown as (...a: Parameters<ClientEvents[E]>) => void)(...args);
-      } catch {
-        // A listener's exception must not break the connection.
-      }
-    }
+    this.events.emit(event, ...args);
   }
 
   private setState(state: ClientState, info?: CloseInfo): void {
@@ -219,7 +116,7 @@ export class NotifierClient {
   private opened(): void {
     this.isOpen = true;
     this.heard();
-    const filters = [...this.subs.keys()];
+    const filters = this.subs.filters();
     if (this.epoch !== undefined && this.offset !== undefined) {
       this.resuming = true;
       this.send({ type: 'resume', epoch: this.epoch, offset: this.offset, filters });
@@ -293,7 +190,7 @@ export class NotifierClient {
       // here, and let the application reload.
       this.offset = undefined;
       this.emit('reset', { reason: 'refused', epoch: this.epoch ?? '', offset: '' });
-      for (const filter of this.subs.keys()) this.send({ type: 'subscribe', filter });
+      for (const filter of this.subs.filters()) this.send({ type: 'subscribe', filter });
     }
   }
 
@@ -307,17 +204,7 @@ export class NotifierClient {
       if (this.offset !== undefined && compareOffsets(n.offset, this.offset) <= 0) return; // seen: a replay overlap
       this.offset = n.offset;
     }
-    const keys = new Set(routingKeys(n));
-    for (const [filter, handlers] of this.subs) {
-      if (filter !== 'all' && !keys.has(filter)) continue;
-      for (const h of [...handlers]) {
-        try {
-          h(n);
-        } catch (error) {
-          this.emit('error', { kind: 'handler', error });
-        }
-      }
-    }
+    this.subs.dispatch(n, (error) => this.emit('error', { kind: 'handler', error }));
   }
 
   private advance(offset: unknown): void {

@@ -16,4 +16,4 @@ export type {
   Subscription,
   Welcome,
   WebSocketConstructor,
-} from './client.js';
+} from './types.js';
