@@ -2,6 +2,7 @@
  * A test WebSocket client speaking the notifier protocol: records every message and lets a
  * test await the next one that matches, with a timeout (no sleeps).
  */
+import { request } from 'node:http';
 import WebSocket from 'ws';
 
 export type Message = Record<string, unknown>;
@@ -127,17 +128,32 @@ export class TestClient {
 }
 
 /** The HTTP status an upgrade gets: 101 when a socket opened (closed at once). */
-export function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+export async function upgradeStatus(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+  const protocol: Record<string, string> = opts.protocols?.length ? { 'sec-websocket-protocol': opts.protocols.join(', ') } : {};
+  return (await upgradeAnswer(url, { ...opts.headers, ...protocol })).status;
+}
+
+/** The raw HTTP answer to an upgrade request: status, body and headers, and whether it upgraded. */
+export function upgradeAnswer(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; upgraded: boolean; headers: Record<string, unknown> }> {
+  const u = new URL(url.replace('ws://', 'http://'));
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers ?? {}, handshakeTimeout: 5000 });
-    ws.once('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0);
-      req.destroy();
+    const req = request({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname + u.search,
+      agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
-    ws.once('open', () => {
-      resolve(101);
-      ws.terminate();
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '', upgraded: true, headers: res.headers });
     });
-    ws.once('error', reject);
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, upgraded: false, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
   });
 }

@@ -24,7 +24,7 @@
  * a never-reading socket buffered without limit (6 MB each here).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,7 @@ import { frameHead } from '../../src/protocol/frame.js';
 import { waitReady } from '../helpers/cluster.js';
 import { ProcessGroup, type NotifierProcess } from '../helpers/processes.js';
 import { eventually, serviceUrls, uniqueName } from '../helpers/services.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, upgradeAnswer } from '../helpers/ws-client.js';
 
 const RSS_BOUND_MB = 200;
 const ATTACKERS = 100;
@@ -192,25 +192,12 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 
 /** An upgrade with a forged token: its status and body (a 101 is a failure of the test). */
 function forgedUpgrade(token: string, carrier: number): Promise<{ status: number; body: string }> {
-  const headers: Record<string, string> = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') };
+  const headers: Record<string, string> = {};
   let path = '/ws';
   if (carrier === 0) headers['authorization'] = `Bearer ${token}`;
   else if (carrier === 1) headers['sec-websocket-protocol'] = `notifier.v1, bearer.${token}`;
   else path = `/ws?token=${token}`;
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      resolve({ status: 101, body: '' });
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return upgradeAnswer(`ws://127.0.0.1:${port}${path}`, headers).then(({ status, body }) => ({ status, body }));
 }
 
 /** A notification on the bus (its payload as given). */

@@ -10,7 +10,6 @@
  *
  * Randomness is seeded: a failure names the seed and replays the same run.
  */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { PublishItem } from '../../src/bus/bus.js';
@@ -22,7 +21,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { envelopeFromValue } from '../../src/protocol/envelope.js';
 import { frameHead } from '../../src/protocol/frame.js';
 import { JWT_ENV, mintToken } from '../helpers/tokens.js';
-import { TestClient, type Message } from '../helpers/ws-client.js';
+import { TestClient, upgradeAnswer, type Message } from '../helpers/ws-client.js';
 
 const SEED = 20_014;
 const CLIENTS = 200;
@@ -125,24 +124,9 @@ async function connect(url: string, p: Plan, jwt: string): Promise<TestClient> {
 
 /** An upgrade's answer when it is refused: status and body. */
 function refusedUpgrade(port: number, jwt: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      path: `/ws?token=${jwt}`,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
-    });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      reject(new Error('the upgrade succeeded'));
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
+  return upgradeAnswer(`ws://127.0.0.1:${port}/ws?token=${jwt}`).then(({ status, body, upgraded }) => {
+    if (upgraded) throw new Error('the upgrade succeeded');
+    return { status, body };
   });
 }
 

@@ -3,7 +3,6 @@
  * three carriers, 401 without a socket, permissions on subscribe and resume, welcome's identity,
  * tenant scopes in live delivery and replay, refresh and expiry.
  */
-import { request } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,7 +21,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { envelopeFromValue } from '../../src/protocol/envelope.js';
 import { frameHead } from '../../src/protocol/frame.js';
 import { JWT_ENV, mintToken } from '../helpers/tokens.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, upgradeAnswer } from '../helpers/ws-client.js';
 
 let running: { edge: Edge; clients: TestClient[] }[] = [];
 afterEach(async () => {
@@ -68,30 +67,6 @@ async function slowAuthenticator(config: Config, delayMs: number): Promise<Authe
 function item(i: number, fields: Record<string, unknown> = {}): PublishItem {
   const { envelope, keys } = envelopeFromValue('thing_changed', { entity_type: 'thing', entity_id: i, ...fields }, new Date());
   return { id: `id-${i}-${Math.random()}`, head: frameHead(envelope), keys, notificationType: 'thing_changed', sourceTime: Date.now() };
-}
-
-/** The raw HTTP answer to an upgrade request: status, body and headers, and whether it upgraded. */
-function upgradeAnswer(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; upgraded: boolean; headers: Record<string, unknown> }> {
-  const u = new URL(url.replace('ws://', 'http://'));
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: u.hostname,
-      port: u.port,
-      path: u.pathname + u.search,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: '', upgraded: true, headers: res.headers });
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, upgraded: false, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('tokens at the upgrade', () => {
