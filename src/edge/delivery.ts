@@ -16,8 +16,8 @@
 import type { BusNotification } from '../bus/bus.js';
 import { LabelFolder } from '../observability/label-folder.js';
 import type { Metrics } from '../observability/metrics.js';
-import { frameScopeKey } from '../protocol/scope.js';
 import type { HistoryReads } from './history-reads.js';
+import type { NotificationScopes } from './notification-scopes.js';
 import type { ScopedIndexes } from './scoped-indexes.js';
 import type { Uws } from './uws.js';
 
@@ -27,8 +27,8 @@ export type TopicPublisher = Pick<Uws.TemplatedApp, 'publish' | 'numSubscribers'
 export interface DeliveryOptions {
   publisher: TopicPublisher;
   indexes: ScopedIndexes;
-  /** NOTIFIER_SCOPE_FIELDS: a notification's scope key is read (once) only while scoped connections exist. */
-  scopeFields: readonly string[];
+  /** A notification's scope key, read only while scoped connections exist. */
+  scopes: NotificationScopes;
   history: HistoryReads;
   metrics: Metrics;
   /** The configured channels: other notification types share the metric label `other`. */
@@ -51,14 +51,14 @@ export class Delivery {
 
   deliver(n: BusNotification): void {
     this.opts.history.remember(n);
-    const { indexes, scopeFields } = this.opts;
+    const { indexes, scopes } = this.opts;
     let frame: Buffer | undefined;
     const bytes = () => (frame ??= typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame);
     let recipients = 0;
     const topics = indexes.unscoped.topicsFor(n.keys);
     if (topics.length > 0) recipients += this.publish(topics, bytes());
     if (indexes.scopes > 0) {
-      const scope = frameScopeKey(scopeFields, n.frame);
+      const scope = scopes.of(n);
       const scoped = scope === undefined ? undefined : indexes.find(scope);
       if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), bytes());
     }

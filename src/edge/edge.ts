@@ -28,6 +28,7 @@ import { clientAddress } from './client-address.js';
 import { HistoryReads } from './history-reads.js';
 import { addHttpRoutes } from './http-routes.js';
 import { Lifecycle } from './lifecycle.js';
+import { NotificationScopes } from './notification-scopes.js';
 import { Resumes } from './resume.js';
 import { ScopedIndexes } from './scoped-indexes.js';
 import type { SendFn } from './send-endpoint.js';
@@ -85,12 +86,13 @@ export class Edge {
     this.app = uws.App();
     this.metricsApp = config.metricsPort === undefined ? undefined : uws.App();
     const history = new HistoryReads(bus, metrics, config.replayCacheBytes);
-    const delivery = new Delivery({ publisher: this.app, indexes: this.indexes, scopeFields: config.scopeFields, history, metrics, channels: config.channels });
+    const scopes = new NotificationScopes(config.scopeFields);
+    const delivery = new Delivery({ publisher: this.app, indexes: this.indexes, scopes, history, metrics, channels: config.channels });
     this.feed = new BusFeed({ bus, config, logger, metrics, deliver: (n) => delivery.deliver(n), resync: () => this.lifecycle.resync() });
     this.subscriptions = new Subscriptions(this.indexes, metrics, config.maxSubscriptions);
     const resumes = (this.resumes = new Resumes({
       feed: this.feed,
-      scopeFields: config.scopeFields,
+      scopes,
       history,
       subscriptions: this.subscriptions,
       metrics,

@@ -16,8 +16,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ZERO_OFFSET } from '../protocol/offsets.js';
 import { resetMessage, resumedMessage } from '../protocol/messages.js';
-import { frameScopeKey } from '../protocol/scope.js';
 import type { HistoryReads } from './history-reads.js';
+import type { NotificationScopes } from './notification-scopes.js';
 import { replay } from './replay.js';
 import { ReplaySlots } from './replay-slots.js';
 import type { Subscriptions } from './subscriptions.js';
@@ -35,8 +35,8 @@ export interface FeedPosition {
 
 export interface ResumesOptions {
   feed: FeedPosition;
-  /** NOTIFIER_SCOPE_FIELDS: a scoped connection replays only notifications of its scope. */
-  scopeFields: readonly string[];
+  /** A scoped connection replays only notifications of its scope. */
+  scopes: NotificationScopes;
   history: HistoryReads;
   subscriptions: Subscriptions;
   metrics: Metrics;
@@ -77,7 +77,7 @@ export class Resumes {
 
   /** The replay itself, holding a slot until it ends. */
   private run<C>(t: Transport<C>, c: C, s: SessionState, epoch: string, offset: string): void {
-    const { feed, history, subscriptions, metrics, logger, maxBuffered, scopeFields } = this.opts;
+    const { feed, history, subscriptions, metrics, logger, maxBuffered, scopes } = this.opts;
     // It may have waited for its slot while the bus history changed epoch.
     if (epoch !== feed.epoch) {
       if (t.isOpen(c)) this.reset(t, c, 'epoch');
@@ -92,7 +92,7 @@ export class Resumes {
           return s.filters;
         },
         // Read per notification: a token refresh may change the scope while the replay runs.
-        inScope: (n) => s.peer.scope === undefined || frameScopeKey(scopeFields, n.frame) === s.peer.scope,
+        inScope: (n) => s.peer.scope === undefined || scopes.of(n) === s.peer.scope,
         send: (frame) => t.send(c, frame),
         bufferedAmount: () => t.bufferedAmount(c),
         drained: () => new Promise<void>((resolve) => this.drainWaiters.set(s, resolve)),

@@ -11,6 +11,7 @@ import { HistoryReads } from '../../src/edge/history-reads.js';
 import { ANONYMOUS } from '../../src/edge/peer.js';
 import { Resumes } from '../../src/edge/resume.js';
 import { ScopedIndexes } from '../../src/edge/scoped-indexes.js';
+import { NotificationScopes } from '../../src/edge/notification-scopes.js';
 import { Subscriptions } from '../../src/edge/subscriptions.js';
 import { Phase, type Frame, type SessionState, type Transport } from '../../src/edge/transport.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -64,7 +65,7 @@ async function setup(maxConcurrent: number, published: number) {
   const subscriptions = new Subscriptions(new ScopedIndexes(), metrics, 100);
   const resumes = new Resumes({
     feed: { epoch: bus.epoch, lastOffset: offsets.at(-1)! },
-    scopeFields: [],
+    scopes: new NotificationScopes([]),
     history: new HistoryReads(bus, metrics, 0),
     subscriptions,
     metrics,

@@ -21,6 +21,7 @@ import { Delivery, type TopicPublisher } from '../../src/edge/delivery.js';
 import type { HistoryReads } from '../../src/edge/history-reads.js';
 import type { Resumes } from '../../src/edge/resume.js';
 import { ScopedIndexes } from '../../src/edge/scoped-indexes.js';
+import { NotificationScopes } from '../../src/edge/notification-scopes.js';
 import { Sessions } from '../../src/edge/session.js';
 import { Subscriptions } from '../../src/edge/subscriptions.js';
 import type { SessionState, Transport } from '../../src/edge/transport.js';
@@ -273,7 +274,7 @@ async function run(scenario: Scenario): Promise<void> {
     authenticator,
   });
   const net = new Net();
-  const delivery = new Delivery({ publisher: net, indexes, scopeFields: fields, history, metrics, channels: [] });
+  const delivery = new Delivery({ publisher: net, indexes, scopes: new NotificationScopes(fields), history, metrics, channels: [] });
   net.onClose = (c) => {
     sessions.closed(net.state(c));
     net.states.delete(c);
