@@ -8,8 +8,7 @@
  * Tenant scopes (scoped-indexes.ts): a notification also goes to its scope's index's topics; its
  * scope key is read from the frame once, and only while some scoped connection is subscribed.
  *
- * Where later features go: SSE subscribers are a second `TopicPublisher`; server-side payload
- * predicates filter per topic here, before the publish.
+ * SSE subscribers sit on the same topics, fanned out in JavaScript (NotificationFanout).
  *
  * May import the bus contract, observability, filter-index, history-reads and uws (types).
  */
@@ -24,8 +23,19 @@ import type { Uws } from './uws.js';
 /** What delivery needs from a transport's fan-out: uWS's app (native publish) for WebSocket. */
 export type TopicPublisher = Pick<Uws.TemplatedApp, 'publish' | 'numSubscribers'>;
 
+/**
+ * A fan-out done in JavaScript, for a transport uWS cannot publish to (SSE): it sends the
+ * notification to every connection on each topic and returns how many that was. The topics are
+ * the same as the WebSocket publish's (one copy per connection, however many filters match).
+ */
+export interface NotificationFanout {
+  fanout(topics: readonly string[], n: BusNotification): number;
+}
+
 export interface DeliveryOptions {
   publisher: TopicPublisher;
+  /** SSE's subscribers, when the edge serves SSE. */
+  fanout?: NotificationFanout | undefined;
   indexes: ScopedIndexes;
   /** A notification's scope key, read only while scoped connections exist. */
   scopes: NotificationScopes;
@@ -56,11 +66,11 @@ export class Delivery {
     const bytes = () => (frame ??= typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame);
     let recipients = 0;
     const topics = indexes.unscoped.topicsFor(n.keys);
-    if (topics.length > 0) recipients += this.publish(topics, bytes());
+    if (topics.length > 0) recipients += this.publish(topics, n, bytes);
     if (indexes.scopes > 0) {
       const scope = scopes.of(n);
       const scoped = scope === undefined ? undefined : indexes.find(scope);
-      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), bytes());
+      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), n, bytes);
     }
     if (recipients > 0) {
       const byType = this.byType.for(n.notificationType);
@@ -70,13 +80,16 @@ export class Delivery {
   }
 
   /** One native publish per topic; returns the recipients. `topics` is an index's reused array: used before the next topicsFor. */
-  private publish(topics: readonly string[], frame: Buffer): number {
-    const { publisher } = this.opts;
+  private publish(topics: readonly string[], n: BusNotification, bytes: () => Buffer): number {
+    const { publisher, fanout } = this.opts;
     let recipients = 0;
     for (const topic of topics) {
-      recipients += publisher.numSubscribers(topic);
-      publisher.publish(topic, frame, false, false);
+      const subscribers = publisher.numSubscribers(topic);
+      if (subscribers === 0) continue;
+      recipients += subscribers;
+      publisher.publish(topic, bytes(), false, false);
     }
+    if (fanout !== undefined && topics.length > 0) recipients += fanout.fanout(topics, n);
     return recipients;
   }
 }

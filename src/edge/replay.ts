@@ -30,7 +30,7 @@ export interface ReplayTarget {
   filters: readonly string[];
   /** False for a notification outside the connection's tenant scope (absent: no scope). */
   inScope?(n: BusNotification): boolean;
-  send(frame: BusNotification['frame']): void;
+  deliver(n: BusNotification): void;
   bufferedAmount(): number;
   /** Resolves when the send buffer drained (or the connection closed). */
   drained(): Promise<void>;
@@ -70,7 +70,7 @@ export async function replay(source: ReplaySource, target: ReplayTarget, from: s
     for (const n of page.items) {
       if (compareOffsets(n.offset, limit) > 0) break; // newer than live routing: comes via the topic
       if (matches(target.filters, n.keys) && (target.inScope === undefined || target.inScope(n))) {
-        target.send(n.frame);
+        target.deliver(n);
         replayed += 1;
       }
       pos = n.offset;

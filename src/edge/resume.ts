@@ -93,7 +93,7 @@ export class Resumes {
         },
         // Read per notification: a token refresh may change the scope while the replay runs.
         inScope: (n) => s.peer.scope === undefined || scopes.of(n) === s.peer.scope,
-        send: (frame) => t.send(c, frame),
+        deliver: (n) => t.deliver(c, n),
         bufferedAmount: () => t.bufferedAmount(c),
         drained: () => new Promise<void>((resolve) => this.drainWaiters.set(s, resolve)),
         goLive: (at, replayed) => {

@@ -74,7 +74,10 @@ export interface Transport<C> {
   state(c: C): SessionState;
   /** False once closed: any call on a closed uWS socket throws, so callers check after an await. */
   isOpen(c: C): boolean;
+  /** A control message (welcome, resumed, reset, error…), built for this client. */
   send(c: C, frame: Frame): void;
+  /** One notification (a replay or backfill): WebSocket sends its frame; SSE adds its event id. */
+  deliver(c: C, n: BusNotification): void;
   /** Starts receiving what is published to `topic` (see delivery.ts). */
   join(c: C, topic: string): void;
   leave(c: C, topic: string): void;

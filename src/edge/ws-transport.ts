@@ -10,6 +10,7 @@
  *
  * May import config and observability types, http-reply, uws, admission, session and transport.
  */
+import type { BusNotification } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Admission, Refusal, UpgradeRequest } from './admission.js';
@@ -60,6 +61,10 @@ export class WsConnections implements Connections<WsConn> {
 
   send(ws: WsConn, frame: Frame): void {
     ws.send(frame, false);
+  }
+
+  deliver(ws: WsConn, n: BusNotification): void {
+    ws.send(n.frame, false);
   }
 
   join(ws: WsConn, topic: string): void {

@@ -31,8 +31,8 @@ function harness(filters: string[]) {
   const target: ReplayTarget & { liveAt?: string } = {
     isOpen: () => true,
     filters: f,
-    send: (frame) => {
-      received.push(ofFrame(frame));
+    deliver: (n) => {
+      received.push(ofFrame(n.frame));
       buffered += 1;
     },
     bufferedAmount: () => buffered,

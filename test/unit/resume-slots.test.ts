@@ -52,6 +52,7 @@ const transport: Transport<Conn> = {
   state: (c) => c.state,
   isOpen: (c) => c.open,
   send: (c, frame: Frame) => void c.frames.push(String(frame)),
+  deliver: (c, n) => void c.frames.push(String(n.frame)),
   join: () => undefined,
   leave: () => undefined,
   close: (c) => void (c.open = false),

@@ -187,6 +187,9 @@ class Net implements Transport<number>, TopicPublisher {
     this.sent.get(c)!.push(String(frame));
     this.onActivity();
   }
+  deliver(c: number, n: { frame: string | Buffer }): void {
+    this.send(c, n.frame);
+  }
   join(c: number, topic: string): void {
     let set = this.subscribers.get(topic);
     if (set === undefined) this.subscribers.set(topic, (set = new Set()));

@@ -31,6 +31,9 @@ class Recorder implements Transport<number> {
   send(_c: number, frame: string | Buffer): void {
     this.sent.push(String(frame));
   }
+  deliver(c: number, n: { frame: string | Buffer }): void {
+    this.send(c, n.frame);
+  }
   join(): void {}
   leave(): void {}
   close(_c: number, code: number): void {
