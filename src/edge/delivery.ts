@@ -8,6 +8,9 @@
  * Tenant scopes (scoped-indexes.ts): a notification also goes to its scope's index's topics; its
  * scope key is read from the frame once, and only while some scoped connection is subscribed.
  *
+ * Payload predicates are evaluated in the index (FilterIndex.topicsFor), once per distinct
+ * predicate per notification, on the frame parsed at most once.
+ *
  * SSE subscribers sit on the same topics, fanned out in JavaScript (NotificationFanout).
  *
  * May import the bus contract, observability, filter-index, history-reads and uws (types).
@@ -19,6 +22,7 @@ import type { HistoryReads } from './history-reads.js';
 import type { NotificationScopes } from './notification-scopes.js';
 import type { ScopedIndexes } from './scoped-indexes.js';
 import type { Uws } from './uws.js';
+import { parseEnvelope } from './wheres.js';
 
 /** What delivery needs from a transport's fan-out: uWS's app (native publish) for WebSocket. */
 export type TopicPublisher = Pick<Uws.TemplatedApp, 'publish' | 'numSubscribers'>;
@@ -64,13 +68,23 @@ export class Delivery {
     const { indexes, scopes } = this.opts;
     let frame: Buffer | undefined;
     const bytes = () => (frame ??= typeof n.frame === 'string' ? Buffer.from(n.frame) : n.frame);
+    let envelope: unknown;
+    let parsed = false;
+    // Parsed only when some payload predicate's filter matches, and then once for every index.
+    const parse = () => {
+      if (!parsed) {
+        envelope = parseEnvelope(n.frame);
+        parsed = true;
+      }
+      return envelope;
+    };
     let recipients = 0;
-    const topics = indexes.unscoped.topicsFor(n.keys);
+    const topics = indexes.unscoped.topicsFor(n.keys, parse);
     if (topics.length > 0) recipients += this.publish(topics, n, bytes);
     if (indexes.scopes > 0) {
       const scope = scopes.of(n);
       const scoped = scope === undefined ? undefined : indexes.find(scope);
-      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys), n, bytes);
+      if (scoped !== undefined) recipients += this.publish(scoped.topicsFor(n.keys, parse), n, bytes);
     }
     if (recipients > 0) {
       const byType = this.byType.for(n.notificationType);

@@ -34,15 +34,26 @@
  * key used by a single topic maps to that topic string directly rather than to a one-element Set;
  * a topic's exclusions are read from the trie through the id in its name rather than kept in a
  * map per topic; and broad filters, which many connections share, are interned (`intern`).
+ *
+ * Payload predicates (issue 15 §4): a subscription with a `where` is one more "filter" here, its
+ * subscription id (protocol/subscription.ts), ranked after every bare filter. It matches a
+ * notification when its filter is one of the notification's keys and its predicate holds: before
+ * looking topics up, `topicsFor` evaluates each distinct predicated id whose filter matched, once,
+ * and counts the ones that hold as matched keys. Everything else (exclusions, exactly one copy,
+ * native publish) is unchanged, and an index without predicates does no extra work.
  */
 import { ALL, filterKind, type FilterKind } from '../protocol/filters.js';
+import type { CompiledPredicate } from '../protocol/predicates.js';
+import { filterOf, hasWhere } from '../protocol/subscription.js';
 import { PrefixTrie, SEPARATOR, type Prefix } from './prefix-trie.js';
+import { Wheres } from './wheres.js';
 
 /** Distinct broad filters interned at most (see FilterIndex.intern). */
 const MAX_INTERNED = 10_000;
 
 /** Broad kinds first: they are the ones many connections share. */
 const RANK: Record<FilterKind, number> = { all: 0, entity_type: 1, notification_type: 2, user: 3, entity: 4 };
+const PREDICATED = 5;
 
 export class FilterIndex {
   /**
@@ -59,13 +70,20 @@ export class FilterIndex {
   private readonly out: string[] = [];
   /** The prefixes of held sets (prefix-trie.ts): their ids name the topics past the first. */
   private readonly prefixes = new PrefixTrie();
+  /** filter → the predicated subscription ids on it that some topic delivers through, with their predicates. */
+  private readonly predicated = new Map<string, Map<string, CompiledPredicate>>();
+  /** This notification's answer of each predicate evaluated so far (topicsFor). */
+  private readonly verdicts = new Map<CompiledPredicate, boolean>();
 
   /**
    * `namespace` begins every topic name of this index, so that several indexes (one per tenant
    * scope, scoped-indexes.ts) share uWS's one topic space without meeting. It holds no "\n"
    * (the trie's separator) and no ":" at its end.
    */
-  constructor(readonly namespace = '') {}
+  constructor(
+    readonly namespace = '',
+    private readonly wheres = new Wheres(),
+  ) {}
 
   /**
    * The topics of a filter set (filters in any order; duplicates ignored), in canonical order, as
@@ -132,7 +150,7 @@ export class FilterIndex {
         if (refs > 2) this.shared.set(topic, refs - 1);
         else this.shared.delete(topic);
       } else {
-        if (!this.has(topic, this.filterOf(topic))) continue;
+        if (!this.has(topic, this.topicFilter(topic))) continue;
         this.remove(topic);
         this.topicCount -= 1;
       }
@@ -145,13 +163,18 @@ export class FilterIndex {
    * Topics to publish a notification with these routing keys to (`all` is added here), each at
    * most once. The returned array is reused by the next call: iterate it before calling again.
    */
-  topicsFor(keys: readonly string[]): readonly string[] {
+  topicsFor(keys: readonly string[], envelope?: () => unknown): readonly string[] {
     const matched = this.matched;
     const out = this.out;
     matched.clear();
     out.length = 0;
     matched.add(ALL);
     for (const k of keys) matched.add(k);
+    if (this.predicated.size > 0 && envelope !== undefined) {
+      this.verdicts.clear();
+      this.holding(ALL, envelope);
+      for (const k of keys) this.holding(k, envelope);
+    }
     for (const k of matched) {
       const topics = this.byKey.get(k);
       if (topics === undefined) continue;
@@ -169,7 +192,7 @@ export class FilterIndex {
    * and `user:`/`entity:` filters (mostly one connection's own), are returned as they are.
    */
   intern(filter: string): string {
-    if (RANK[filterKind(filter)] >= RANK.user) return filter;
+    if (RANK[filterKind(filter)] >= RANK.user || hasWhere(filter)) return filter;
     const known = this.interned.get(filter);
     if (known !== undefined) return known;
     if (this.interned.size < MAX_INTERNED) this.interned.set(filter, filter);
@@ -181,6 +204,19 @@ export class FilterIndex {
     return this.topicCount;
   }
 
+  /** Adds to `matched` the predicated ids on this filter whose predicate holds. */
+  private holding(filter: string, envelope: () => unknown): void {
+    const ids = this.predicated.get(filter);
+    if (ids === undefined) return;
+    const env = envelope();
+    for (const [id, predicate] of ids) {
+      // One predicate may narrow several filters: evaluated once per notification all the same.
+      let holds = this.verdicts.get(predicate);
+      if (holds === undefined) this.verdicts.set(predicate, (holds = predicate.test(env)));
+      if (holds) this.matched.add(id);
+    }
+  }
+
   /** Adds the topic unless one of its exclusions (its prefix's filters) matched. */
   private consider(topic: string, out: string[]): void {
     for (let p = this.prefixes.of(topic); p !== undefined; p = p.parent) if (this.matched.has(p.filter)) return;
@@ -188,7 +224,7 @@ export class FilterIndex {
   }
 
   /** The filter a topic delivers through (its first segment, after the namespace). */
-  private filterOf(topic: string): string {
+  private topicFilter(topic: string): string {
     const end = topic.indexOf(SEPARATOR);
     return topic.slice(this.namespace.length, end < 0 ? topic.length : end);
   }
@@ -201,24 +237,43 @@ export class FilterIndex {
 
   private add(topic: string, filter: string): void {
     const existing = this.byKey.get(filter);
+    if (existing === undefined && hasWhere(filter)) this.addPredicated(filter);
     if (existing === undefined) this.byKey.set(filter, topic);
     else if (typeof existing === 'string') this.byKey.set(filter, new Set([existing, topic]));
     else existing.add(topic);
   }
 
   private remove(topic: string): void {
-    const filter = this.filterOf(topic);
+    const filter = this.topicFilter(topic);
     const existing = this.byKey.get(filter);
     if (existing === undefined) return;
     if (typeof existing === 'string') {
-      if (existing === topic) this.byKey.delete(filter);
+      if (existing !== topic) return;
+      this.byKey.delete(filter);
+      if (hasWhere(filter)) this.removePredicated(filter);
       return;
     }
     existing.delete(topic);
     if (existing.size === 1) this.byKey.set(filter, existing.values().next().value as string);
   }
-}
 
+  private addPredicated(id: string): void {
+    const predicate = this.wheres.predicateOf(id);
+    if (predicate === undefined) throw new Error('a predicated subscription reached the index before its predicate was retained');
+    const filter = filterOf(id);
+    let ids = this.predicated.get(filter);
+    if (ids === undefined) this.predicated.set(filter, (ids = new Map()));
+    ids.set(id, predicate);
+  }
+
+  private removePredicated(id: string): void {
+    const filter = filterOf(id);
+    const ids = this.predicated.get(filter);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) this.predicated.delete(filter);
+  }
+}
 
 /** The set in canonical order; `all` matches everything, so a set containing it is just `all`. */
 function ordered(filters: Iterable<string>): string[] {
@@ -226,6 +281,11 @@ function ordered(filters: Iterable<string>): string[] {
   return set.has(ALL) ? [ALL] : [...set].sort(canonical);
 }
 
+/** Bare filters by kind, then predicated subscriptions (rarely shared) by kind. */
+function rank(filter: string): number {
+  return RANK[filterKind(filter)] + (hasWhere(filter) ? PREDICATED : 0);
+}
+
 function canonical(a: string, b: string): number {
-  return RANK[filterKind(a)] - RANK[filterKind(b)] || (a < b ? -1 : a > b ? 1 : 0);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }

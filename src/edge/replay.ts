@@ -15,7 +15,6 @@
  * May import the bus contract (types) and protocol; knows no transport (ReplayTarget is its seam).
  */
 import type { BusNotification, HistoryPage } from '../bus/bus.js';
-import { matches } from '../protocol/filters.js';
 import { compareOffsets } from '../protocol/offsets.js';
 
 export interface ReplaySource {
@@ -26,10 +25,11 @@ export interface ReplaySource {
 
 export interface ReplayTarget {
   isOpen(): boolean;
-  /** The connection's current filters (may change while the replay runs). */
-  filters: readonly string[];
-  /** False for a notification outside the connection's tenant scope (absent: no scope). */
-  inScope?(n: BusNotification): boolean;
+  /**
+   * Whether the connection wants this notification: its current subscriptions (they may change
+   * while the replay runs; filters and predicates) and its tenant scope.
+   */
+  wants(n: BusNotification): boolean;
   deliver(n: BusNotification): void;
   bufferedAmount(): number;
   /** Resolves when the send buffer drained (or the connection closed). */
@@ -69,7 +69,7 @@ export async function replay(source: ReplaySource, target: ReplayTarget, from: s
     const limit = source.liveOffset();
     for (const n of page.items) {
       if (compareOffsets(n.offset, limit) > 0) break; // newer than live routing: comes via the topic
-      if (matches(target.filters, n.keys) && (target.inScope === undefined || target.inScope(n))) {
+      if (target.wants(n)) {
         target.deliver(n);
         replayed += 1;
       }

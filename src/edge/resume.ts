@@ -21,6 +21,7 @@ import type { NotificationScopes } from './notification-scopes.js';
 import { replay } from './replay.js';
 import { ReplaySlots } from './replay-slots.js';
 import type { Subscriptions } from './subscriptions.js';
+import { parseEnvelope } from './wheres.js';
 import type { SessionState, Transport } from './transport.js';
 
 /** Notifications read from the history per bus round trip during a replay. */
@@ -88,11 +89,9 @@ export class Resumes {
       { readAfter: (after, count) => history.readAfter(after, count), liveOffset: () => feed.lastOffset },
       {
         isOpen: () => t.isOpen(c),
-        get filters() {
-          return s.filters;
-        },
-        // Read per notification: a token refresh may change the scope while the replay runs.
-        inScope: (n) => s.peer.scope === undefined || scopes.of(n) === s.peer.scope,
+        // Read per notification: subscriptions and a token refresh's scope may change while the replay runs.
+        wants: (n) =>
+          (s.peer.scope === undefined || scopes.of(n) === s.peer.scope) && subscriptions.wheres.matches(s.filters, n.keys, () => parseEnvelope(n.frame)),
         deliver: (n) => t.deliver(c, n),
         bufferedAmount: () => t.bufferedAmount(c),
         drained: () => new Promise<void>((resolve) => this.drainWaiters.set(s, resolve)),

@@ -7,23 +7,30 @@
  *
  * A scope's index exists while some connection of that scope holds a subscription.
  *
- * May import filter-index.
+ * Every index shares one Wheres: the compiled predicates of every scope's subscriptions.
+ *
+ * May import filter-index and wheres.
  */
 import { FilterIndex } from './filter-index.js';
+import { Wheres } from './wheres.js';
 
 /** Around a scope key in topic names: no filter starts with it, and keys hold no control characters. */
 const MARK = '\u001e';
 
 export class ScopedIndexes {
-  readonly unscoped = new FilterIndex();
+  readonly unscoped: FilterIndex;
   private readonly scoped = new Map<string, FilterIndex>();
+
+  constructor(readonly wheres = new Wheres()) {
+    this.unscoped = new FilterIndex('', wheres);
+  }
 
   /** The index of a scope (undefined: the unscoped one), created when missing. */
   of(scope: string | undefined): FilterIndex {
     if (scope === undefined) return this.unscoped;
     let index = this.scoped.get(scope);
     if (index === undefined) {
-      index = new FilterIndex(MARK + scope + MARK);
+      index = new FilterIndex(MARK + scope + MARK, this.wheres);
       this.scoped.set(scope, index);
     }
     return index;

@@ -23,6 +23,7 @@ import {
   unsubscribedMessage,
   welcomeMessage,
 } from '../protocol/messages.js';
+import { filterOf, type WireSubscription } from '../protocol/subscription.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { ANONYMOUS, peerAllows } from './peer.js';
 import type { FeedPosition, Resumes } from './resume.js';
@@ -106,28 +107,28 @@ export class Sessions {
       case 'ping':
         t.send(c, PONG);
         return;
-      case 'subscribe':
-        if (!peerAllows(s.peer, msg.filter)) return this.forbidden(t, c, msg.filter);
+      case 'subscribe': {
+        const sub = msg.subscription;
+        if (!peerAllows(s.peer, sub.filter)) return this.forbidden(t, c, sub.filter);
         if (s.phase === Phase.New) s.phase = Phase.Started;
-        if (!subscriptions.add(t, c, msg.filter)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
-        t.send(c, subscribedMessage(msg.filter));
+        if (!subscriptions.add(t, c, sub)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
+        t.send(c, subscribedMessage(sub.id));
         return;
+      }
       case 'unsubscribe':
         if (s.phase === Phase.New) s.phase = Phase.Started;
-        subscriptions.remove(t, c, msg.filter);
-        t.send(c, unsubscribedMessage(msg.filter));
+        subscriptions.remove(t, c, msg.subscription.id);
+        t.send(c, unsubscribedMessage(msg.subscription.id));
         return;
-      case 'resume':
+      case 'resume': {
         if (s.phase !== Phase.New) {
           return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe, and only once');
         }
-        if (!subscriptions.fits(msg.filters.length)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
-        for (const f of msg.filters) if (!peerAllows(s.peer, f)) return this.forbidden(t, c, f);
-        // Not live until the replay (or reset) puts it live: it holds no topics meanwhile.
-        s.phase = Phase.Replaying;
-        subscriptions.replace(s, msg.filters);
-        this.opts.resumes.start(t, c, msg.epoch, msg.offset);
+        const refused = this.refusal(s.peer, msg.subscriptions);
+        if (refused !== undefined) return t.send(c, refused.frame);
+        this.begin(t, c, msg.subscriptions, msg);
         return;
+      }
       case 'refresh':
         if (this.opts.authenticator === undefined) return reply(ErrorCode.RefreshUnavailable, 'this edge does not use tokens (NOTIFIER_AUTH=none)');
         void this.refresh(this.opts.authenticator, t, c, msg.token);
@@ -139,6 +140,44 @@ export class Sessions {
     this.opts.metrics.clientErrors.inc({ code: ErrorCode.Forbidden });
     this.opts.metrics.forbiddenSubscribes.inc();
     t.send(c, forbiddenMessage(filter));
+  }
+
+  /**
+   * Why a connection may not start with these subscriptions (too many, or a filter its peer may
+   * not have: counted in the metrics), or undefined. A resume asks it, and SSE before it answers
+   * (`frame` is the error message a WebSocket client gets).
+   */
+  refusal(peer: Peer, subs: readonly WireSubscription[]): { code: ErrorCode; filter?: string; frame: string } | undefined {
+    const { metrics, subscriptions } = this.opts;
+    if (!subscriptions.fits(subs.length)) {
+      metrics.clientErrors.inc({ code: ErrorCode.TooManySubscriptions });
+      return { code: ErrorCode.TooManySubscriptions, frame: errorMessage(ErrorCode.TooManySubscriptions, this.tooMany) };
+    }
+    for (const { filter } of subs) {
+      if (peerAllows(peer, filter)) continue;
+      metrics.clientErrors.inc({ code: ErrorCode.Forbidden });
+      metrics.forbiddenSubscribes.inc();
+      return { code: ErrorCode.Forbidden, filter, frame: forbiddenMessage(filter) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts a new connection's subscriptions at once (a resume's; SSE's, from its request), after
+   * `refusal` found nothing: live now, or from a bus position (`from`: replay then live, or reset).
+   */
+  begin<C>(t: Transport<C>, c: C, subs: readonly WireSubscription[], from?: { epoch: string; offset: string }): void {
+    const { subscriptions, resumes } = this.opts;
+    const s = t.state(c);
+    if (from === undefined) {
+      s.phase = Phase.Started;
+      for (const sub of subs) subscriptions.add(t, c, sub);
+      return;
+    }
+    // Not live until the replay (or reset) puts it live: it holds no topics meanwhile.
+    s.phase = Phase.Replaying;
+    subscriptions.replace(s, subs);
+    resumes.start(t, c, from.epoch, from.offset);
   }
 
   /**
@@ -165,7 +204,7 @@ export class Sessions {
       return;
     }
     const peer = result.peer;
-    const dropped = subscriptions.changePeer(t, c, peer, (f) => peerAllows(peer, f));
+    const dropped = subscriptions.changePeer(t, c, peer, (id) => peerAllows(peer, filterOf(id)));
     for (const f of dropped) t.send(c, unsubscribedMessage(f, 'forbidden'));
     onRefresh?.('ok');
     t.send(c, refreshedMessage(new Date(peer.exp * 1000).toISOString()));

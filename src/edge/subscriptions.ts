@@ -10,12 +10,18 @@
  * A scoped connection (its token's tenant scope) routes through its scope's index
  * (scoped-indexes.ts); a token refresh that changes the scope moves it (`changePeer`).
  *
+ * A subscription is named by its id (protocol/subscription.ts): its filter, or its filter and
+ * payload predicate. `s.filters` holds ids; a predicate is retained in the shared Wheres while
+ * some connection's subscription uses it.
+ *
  * May import observability types, protocol, filter-index, scoped-indexes and the transport contract.
  */
 import type { Metrics } from '../observability/metrics.js';
 import { filterKind } from '../protocol/filters.js';
+import type { WireSubscription } from '../protocol/subscription.js';
 import type { FilterIndex } from './filter-index.js';
 import type { ScopedIndexes } from './scoped-indexes.js';
+import type { Wheres } from './wheres.js';
 import { Phase, type Peer, type SessionState, type Transport } from './transport.js';
 
 const NO_TOPICS: readonly string[] = [];
@@ -35,29 +41,36 @@ export class Subscriptions {
     this.interner = indexes.unscoped;
   }
 
-  /** Adds `filter` (a repeat is a no-op); false when the connection is at its limit. */
-  add<C>(t: Transport<C>, c: C, filter: string): boolean {
+  /** Adds a subscription (a repeat is a no-op); false when the connection is at its limit. */
+  add<C>(t: Transport<C>, c: C, sub: WireSubscription): boolean {
     const s = t.state(c);
-    if (s.filters.includes(filter)) return true;
+    if (s.filters.includes(sub.id)) return true;
     if (s.filters.length >= this.maxPerConnection) return false;
     const held = this.held(s);
-    s.filters = s.filters.concat(this.interner.intern(filter));
+    this.indexes.wheres.retain(sub);
+    s.filters = s.filters.concat(this.interner.intern(sub.id));
     this.count += 1;
-    this.metrics.subscriptions.inc({ kind: filterKind(filter) });
+    this.metrics.subscriptions.inc({ kind: filterKind(sub.id) });
     this.move(t, c, held);
     return true;
   }
 
-  /** Removes `filter` if the connection has it. */
-  remove<C>(t: Transport<C>, c: C, filter: string): void {
+  /** Removes a subscription (by id) if the connection has it. */
+  remove<C>(t: Transport<C>, c: C, id: string): void {
     const s = t.state(c);
-    const at = s.filters.indexOf(filter);
+    const at = s.filters.indexOf(id);
     if (at < 0) return;
     const held = this.held(s);
     s.filters = s.filters.toSpliced(at, 1);
     this.count -= 1;
-    this.metrics.subscriptions.dec({ kind: filterKind(filter) });
+    this.metrics.subscriptions.dec({ kind: filterKind(id) });
     this.move(t, c, held);
+    this.indexes.wheres.release(id);
+  }
+
+  /** The compiled predicates of every connection's subscriptions. */
+  get wheres(): Wheres {
+    return this.indexes.wheres;
   }
 
   /** Whether `n` filters fit one connection. */
@@ -65,10 +78,11 @@ export class Subscriptions {
     return n <= this.maxPerConnection;
   }
 
-  /** A resume's filters, on a connection that has none and holds no topics (it is replaying). */
-  replace(s: SessionState, filters: readonly string[]): void {
-    s.filters = filters.map((f) => this.interner.intern(f));
-    for (const f of filters) this.metrics.subscriptions.inc({ kind: filterKind(f) });
+  /** A resume's subscriptions, on a connection that has none and holds no topics (it is replaying). */
+  replace(s: SessionState, subs: readonly WireSubscription[]): void {
+    for (const sub of subs) this.indexes.wheres.retain(sub);
+    s.filters = subs.map((sub) => this.interner.intern(sub.id));
+    for (const sub of subs) this.metrics.subscriptions.inc({ kind: filterKind(sub.id) });
     this.count += s.filters.length;
   }
 
@@ -111,7 +125,10 @@ export class Subscriptions {
   closed(s: SessionState): void {
     this.indexes.of(s.peer.scope).release(this.held(s));
     this.indexes.prune(s.peer.scope);
-    for (const f of s.filters) this.metrics.subscriptions.dec({ kind: filterKind(f) });
+    for (const f of s.filters) {
+      this.metrics.subscriptions.dec({ kind: filterKind(f) });
+      this.indexes.wheres.release(f);
+    }
     this.count -= s.filters.length;
   }
 

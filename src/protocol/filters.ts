@@ -9,6 +9,8 @@
 
 export const ALL = 'all';
 export const MAX_FILTER_LENGTH = 256;
+/** `all` with a predicate, as a subscription id begins (subscription.ts). */
+const ALL_WITH_WHERE = 'all\u001f';
 
 export type FilterKind = 'all' | 'entity_type' | 'entity' | 'user' | 'notification_type';
 
@@ -87,7 +89,8 @@ export function matches(filters: ReadonlySet<string> | readonly string[], keys: 
   return has(ALL) || keys.some(has);
 }
 
+/** The kind of a filter, or of a subscription id (subscription.ts: a filter and its predicate). */
 export function filterKind(filter: string): FilterKind {
-  if (filter === ALL) return 'all';
+  if (filter === ALL || filter.startsWith(ALL_WITH_WHERE)) return 'all';
   return filter.slice(0, filter.indexOf(':')) as FilterKind;
 }

@@ -5,14 +5,14 @@
  * `type` key; told apart by `notification_type`), pong, error, and the extensions `subscribed` /
  * `unsubscribed` acknowledgements. Existing clients ignore messages they do not know.
  */
-import { parseFilter } from './filters.js';
 import { isOffset } from './offsets.js';
+import { describeSubscription, parseSubscription, type WireSubscription } from './subscription.js';
 
 export type ClientMessage =
-  | { type: 'subscribe'; filter: string }
-  | { type: 'unsubscribe'; filter: string }
+  | { type: 'subscribe'; subscription: WireSubscription }
+  | { type: 'unsubscribe'; subscription: WireSubscription }
   | { type: 'ping' }
-  | { type: 'resume'; epoch: string; offset: string; filters: string[] }
+  | { type: 'resume'; epoch: string; offset: string; subscriptions: WireSubscription[] }
   | { type: 'refresh'; token: string };
 
 /** A refresh token longer than this is refused as invalid (edge/auth/token-verifier.ts MAX_TOKEN_LENGTH). */
@@ -27,6 +27,8 @@ export const ErrorCode = {
   InvalidMessage: 'invalid_message',
   UnknownType: 'unknown_type',
   InvalidFilter: 'invalid_filter',
+  /** A subscription's `where` (payload predicate) is malformed or over a limit; the message says which. */
+  InvalidWhere: 'invalid_where',
   InvalidResume: 'invalid_resume',
   TooManySubscriptions: 'too_many_subscriptions',
   BinaryNotSupported: 'binary_not_supported',
@@ -69,9 +71,9 @@ export function parseClientFrame(data: ArrayBuffer | string): ParseResult {
       return { ok: true, message: { type } };
     case 'subscribe':
     case 'unsubscribe': {
-      const parsed = parseFilter(msg['filter']);
-      if (!parsed.ok) return { ok: false, code: ErrorCode.InvalidFilter, message: parsed.message };
-      return { ok: true, message: { type, filter: parsed.filter } };
+      const parsed = parseSubscription(msg['filter'], msg['where']);
+      if (!parsed.ok) return { ok: false, code: parsed.code, message: parsed.message };
+      return { ok: true, message: { type, subscription: parsed.subscription } };
     }
     case 'resume':
       return parseResume(msg);
@@ -91,7 +93,10 @@ export function parseClientFrame(data: ArrayBuffer | string): ParseResult {
   }
 }
 
-/** {"type":"resume","epoch":"…","offset":"…","filters":["…"]}: the filters replace the connection's. */
+/**
+ * {"type":"resume","epoch":"…","offset":"…","filters":["…", {"filter":"…","where":{…}}]}: the
+ * subscriptions replace the connection's. Each entry is a filter, or a filter with its predicate.
+ */
 function parseResume(msg: Record<string, unknown>): ParseResult {
   const { epoch, offset, filters } = msg;
   // An empty epoch (a client that never learned one) is accepted: it simply gets `reset`.
@@ -104,13 +109,15 @@ function parseResume(msg: Record<string, unknown>): ParseResult {
   if (!Array.isArray(filters) || filters.length > MAX_RESUME_FILTERS) {
     return { ok: false, code: ErrorCode.InvalidResume, message: `resume needs "filters": an array of at most ${MAX_RESUME_FILTERS} filters` };
   }
-  const valid: string[] = [];
-  for (const f of filters) {
-    const parsed = parseFilter(f);
-    if (!parsed.ok) return { ok: false, code: ErrorCode.InvalidFilter, message: `resume: ${parsed.message}` };
-    valid.push(parsed.filter);
+  const byId = new Map<string, WireSubscription>();
+  for (const entry of filters as unknown[]) {
+    const isPair = typeof entry === 'object' && entry !== null && !Array.isArray(entry);
+    const pair = isPair ? (entry as Record<string, unknown>) : undefined;
+    const parsed = pair === undefined ? parseSubscription(entry, undefined) : parseSubscription(pair['filter'], pair['where']);
+    if (!parsed.ok) return { ok: false, code: parsed.code, message: `resume: ${parsed.message}` };
+    byId.set(parsed.subscription.id, parsed.subscription);
   }
-  return { ok: true, message: { type: 'resume', epoch, offset, filters: [...new Set(valid)] } };
+  return { ok: true, message: { type: 'resume', epoch, offset, subscriptions: [...byId.values()] } };
 }
 
 export interface WelcomeExtensions {
@@ -162,11 +169,12 @@ export function refreshedMessage(expiresAt: string): string {
   return JSON.stringify({ type: 'refreshed', expires_at: expiresAt });
 }
 
-export function subscribedMessage(filter: string): string {
-  return JSON.stringify({ type: 'subscribed', filter });
+/** `id`: a subscription id (subscription.ts); a predicate is echoed in canonical form as `where`. */
+export function subscribedMessage(id: string): string {
+  return JSON.stringify({ type: 'subscribed', ...describeSubscription(id) });
 }
 
-/** `reason` only when the server removed the filter (a refreshed token no longer allows it). */
-export function unsubscribedMessage(filter: string, reason?: 'forbidden'): string {
-  return JSON.stringify(reason === undefined ? { type: 'unsubscribed', filter } : { type: 'unsubscribed', filter, reason });
+/** `reason` only when the server removed the subscription (a refreshed token no longer allows its filter). */
+export function unsubscribedMessage(id: string, reason?: 'forbidden'): string {
+  return JSON.stringify({ type: 'unsubscribed', ...describeSubscription(id), ...(reason === undefined ? {} : { reason }) });
 }

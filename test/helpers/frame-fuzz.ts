@@ -23,6 +23,7 @@ import {
   type ParseResult,
 } from '../../src/protocol/messages.js';
 import { isOffset } from '../../src/protocol/offsets.js';
+import type { WireSubscription } from '../../src/protocol/subscription.js';
 
 /** The codes parseClientFrame may return (the others in ErrorCode are the session's). */
 export const PARSER_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -30,6 +31,7 @@ export const PARSER_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.InvalidMessage,
   ErrorCode.UnknownType,
   ErrorCode.InvalidFilter,
+  ErrorCode.InvalidWhere,
   ErrorCode.InvalidResume,
 ]);
 /** Longest error message: the longest echo (a 256-character filter) plus the explanation. */
@@ -37,10 +39,16 @@ const MAX_MESSAGE_LENGTH = 512;
 
 const KEYS: Record<string, readonly string[]> = {
   ping: ['type'],
-  subscribe: ['type', 'filter'],
-  unsubscribe: ['type', 'filter'],
-  resume: ['type', 'epoch', 'offset', 'filters'],
+  subscribe: ['type', 'subscription'],
+  unsubscribe: ['type', 'subscription'],
+  resume: ['type', 'epoch', 'offset', 'subscriptions'],
 };
+
+/** A parsed subscription: a valid filter, and its id names exactly it and its predicate's key. */
+function checkSubscription(sub: WireSubscription, m: unknown): void {
+  if (!parseFilter(sub.filter).ok) fail('request carries an invalid filter', m);
+  if (sub.id !== (sub.where === undefined ? sub.filter : `${sub.filter}\u001f${sub.where.key}`)) fail('subscription id', m);
+}
 
 /** Throws (with the input) unless the parse result is a valid request or a documented error. */
 export function checkFrame(input: string | ArrayBuffer): ParseResult {
@@ -51,14 +59,14 @@ export function checkFrame(input: string | ArrayBuffer): ParseResult {
     if (keys === undefined || JSON.stringify(Object.keys(m)) !== JSON.stringify(keys)) fail('request has unexpected keys', m);
     if (Object.getPrototypeOf(m) !== Object.prototype) fail('request is not a plain object', m);
     if (m.type === 'subscribe' || m.type === 'unsubscribe') {
-      if (!parseFilter(m.filter).ok) fail('request carries an invalid filter', m);
-      (m.type === 'subscribe' ? subscribedMessage : unsubscribedMessage)(m.filter);
+      checkSubscription(m.subscription, m);
+      (m.type === 'subscribe' ? subscribedMessage : unsubscribedMessage)(m.subscription.id);
     } else if (m.type === 'resume') {
       if (typeof m.epoch !== 'string' || m.epoch.length > 128) fail('resume epoch', m);
       if (!isOffset(m.offset)) fail('resume offset', m);
-      if (!Array.isArray(m.filters) || m.filters.length > MAX_RESUME_FILTERS) fail('resume filters', m);
-      if (new Set(m.filters).size !== m.filters.length) fail('resume filters repeat', m);
-      for (const f of m.filters) if (!parseFilter(f).ok) fail('resume carries an invalid filter', m);
+      if (!Array.isArray(m.subscriptions) || m.subscriptions.length > MAX_RESUME_FILTERS) fail('resume filters', m);
+      if (new Set(m.subscriptions.map((x) => x.id)).size !== m.subscriptions.length) fail('resume filters repeat', m);
+      for (const sub of m.subscriptions) checkSubscription(sub, m);
     }
   } else {
     if (!PARSER_ERROR_CODES.has(r.code)) fail('undocumented error code', r);

@@ -28,6 +28,11 @@ function parseBoth(text: string): ParseResult {
   return fromString;
 }
 
+/** A subscription without a predicate, as the parser returns it. */
+function bare(filter: string) {
+  return { filter, where: undefined, id: filter };
+}
+
 function errorCode(r: ParseResult): ErrorCode {
   if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.message)}`);
   return r.code;
@@ -37,14 +42,14 @@ describe('parseClientFrame: valid messages', () => {
   it('parses subscribe', () => {
     expect(parseBoth('{"type":"subscribe","filter":"entity_type:execution"}')).toEqual({
       ok: true,
-      message: { type: 'subscribe', filter: 'entity_type:execution' },
+      message: { type: 'subscribe', subscription: bare('entity_type:execution') },
     });
   });
 
   it('parses unsubscribe', () => {
     expect(parseBoth('{"type":"unsubscribe","filter":"entity:execution:123"}')).toEqual({
       ok: true,
-      message: { type: 'unsubscribe', filter: 'entity:execution:123' },
+      message: { type: 'unsubscribe', subscription: bare('entity:execution:123') },
     });
   });
 
@@ -55,7 +60,7 @@ describe('parseClientFrame: valid messages', () => {
   it('ignores extra fields and whitespace', () => {
     expect(parseBoth(' { "type" : "subscribe", "filter" : "all", "id" : 3 } \n')).toEqual({
       ok: true,
-      message: { type: 'subscribe', filter: 'all' },
+      message: { type: 'subscribe', subscription: bare('all') },
     });
     expect(parseBoth('{"type":"ping","filter":"nonsense"}')).toEqual({ ok: true, message: { type: 'ping' } });
   });
@@ -63,7 +68,7 @@ describe('parseClientFrame: valid messages', () => {
   it('decodes multi-byte UTF-8 from an ArrayBuffer', () => {
     expect(parseClientFrame(bytes('{"type":"subscribe","filter":"user:józef😀"}'))).toEqual({
       ok: true,
-      message: { type: 'subscribe', filter: 'user:józef😀' },
+      message: { type: 'subscribe', subscription: bare('user:józef😀') },
     });
   });
 
@@ -180,6 +185,7 @@ describe('server messages', () => {
       InvalidMessage: 'invalid_message',
       UnknownType: 'unknown_type',
       InvalidFilter: 'invalid_filter',
+      InvalidWhere: 'invalid_where',
       InvalidResume: 'invalid_resume',
       TooManySubscriptions: 'too_many_subscriptions',
       BinaryNotSupported: 'binary_not_supported',
@@ -202,7 +208,7 @@ describe('resume', () => {
   it('parses epoch, offset and filters (deduplicated)', () => {
     expect(parseClientFrame(JSON.stringify(ok))).toEqual({
       ok: true,
-      message: { type: 'resume', epoch: 'e1', offset: '17-3', filters: ['all', 'user:1'] },
+      message: { type: 'resume', epoch: 'e1', offset: '17-3', subscriptions: [bare('all'), bare('user:1')] },
     });
   });
 
@@ -226,5 +232,47 @@ describe('resume', () => {
   it('builds resumed and reset messages', () => {
     expect(JSON.parse(resumedMessage('e', '9-1', 3))).toEqual({ type: 'resumed', epoch: 'e', offset: '9-1', replayed: 3 });
     expect(JSON.parse(resetMessage('expired', 'e', '9-1'))).toEqual({ type: 'reset', reason: 'expired', epoch: 'e', offset: '9-1' });
+  });
+});
+
+describe('subscriptions with a payload predicate (where)', () => {
+  const where = { status: { in: ['timeout', 'failed', 'failed'] }, 'payload.rule': { eq: 'core.x' } };
+  const id = 'entity_type:enforcement\u001f{"payload.rule":{"eq":"core.x"},"status":{"in":["failed","timeout"]}}';
+
+  it('parses subscribe and unsubscribe with where into one id per predicate, however it is written', () => {
+    for (const type of ['subscribe', 'unsubscribe'] as const) {
+      const r = parseClientFrame(JSON.stringify({ type, filter: 'entity_type:enforcement', where }));
+      expect(r).toMatchObject({ ok: true, message: { type, subscription: { filter: 'entity_type:enforcement', id } } });
+      const reordered = { 'payload.rule': { eq: 'core.x' }, status: { in: ['failed', 'timeout'] } };
+      expect(parseClientFrame(JSON.stringify({ type, filter: 'entity_type:enforcement', where: reordered }))).toMatchObject({ ok: true, message: { subscription: { id } } });
+    }
+  });
+
+  it.each([
+    [{ status: 'failed' }, 'must be an object of operators'],
+    [{ status: { like: 'f%' } }, 'unknown operator'],
+    [{}, 'must not be empty'],
+    [[1], 'must be an object of paths'],
+    [{ 'a.b.c.d': { eq: 1 } }, 'depth limit'],
+    [Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, { eq: i }])), 'at most 16 leaves'],
+  ])('refuses where %j with invalid_where (%s)', (bad, text) => {
+    const r = parseClientFrame(JSON.stringify({ type: 'subscribe', filter: 'all', where: bad }));
+    expect(r).toMatchObject({ ok: false, code: ErrorCode.InvalidWhere, message: expect.stringContaining(text) });
+  });
+
+  it('checks the filter before the where', () => {
+    expect(parseClientFrame(JSON.stringify({ type: 'subscribe', filter: 'bogus', where }))).toMatchObject({ ok: false, code: ErrorCode.InvalidFilter });
+  });
+
+  it('resume takes filters and {filter, where} pairs, deduplicated by id', () => {
+    const r = parseClientFrame(JSON.stringify({ type: 'resume', epoch: 'e', offset: '1-0', filters: ['all', { filter: 'entity_type:enforcement', where }, { filter: 'all' }, { filter: 'entity_type:enforcement', where }] }));
+    expect(r).toMatchObject({ ok: true, message: { subscriptions: [bare('all'), { id }] } });
+    if (r.ok && r.message.type === 'resume') expect(r.message.subscriptions).toHaveLength(2);
+    expect(parseClientFrame(JSON.stringify({ type: 'resume', epoch: 'e', offset: '1-0', filters: [{ filter: 'all', where: { x: {} } }] }))).toMatchObject({ ok: false, code: ErrorCode.InvalidWhere, message: expect.stringMatching(/^resume: /) });
+  });
+
+  it('acknowledgements echo the predicate in canonical form', () => {
+    expect(JSON.parse(subscribedMessage(id))).toEqual({ type: 'subscribed', filter: 'entity_type:enforcement', where: { 'payload.rule': { eq: 'core.x' }, status: { in: ['failed', 'timeout'] } } });
+    expect(JSON.parse(unsubscribedMessage(id, 'forbidden'))).toMatchObject({ type: 'unsubscribed', filter: 'entity_type:enforcement', reason: 'forbidden' });
   });
 });

@@ -30,7 +30,7 @@ function harness(filters: string[]) {
   let buffered = 0;
   const target: ReplayTarget & { liveAt?: string } = {
     isOpen: () => true,
-    filters: f,
+    wants: (n) => matches(f, n.keys),
     deliver: (n) => {
       received.push(ofFrame(n.frame));
       buffered += 1;

@@ -78,7 +78,7 @@ async function setup(maxConcurrent: number, published: number) {
   let resumed = 0;
   const connect = (): Conn => {
     const c: Conn = { state: { seq: 0, filters: [], windowSecond: 0, windowCount: 0, phase: Phase.New, peer: ANONYMOUS }, open: true, frames: [] };
-    subscriptions.replace(c.state, ['all']);
+    subscriptions.replace(c.state, [{ filter: 'all', where: undefined, id: 'all' }]);
     c.state.phase = Phase.Replaying;
     resumes.start(transport, c, bus.epoch, offsets[resumed++]!);
     return c;
