@@ -7,12 +7,12 @@
  *
  * Imports: protocol/ only (the SDK ships to browsers; no runtime dependencies).
  */
-import { closeAction } from '../protocol/close-codes.js';
-import { parseFilter } from '../protocol/filters.js';
+import { compactCloseAction as closeAction } from '../protocol/close-action.js';
 import { compareOffsets, isOffset } from '../protocol/offsets.js';
 import { Emitter } from './emitter.js';
-import { HandlerSets, type Handler } from './handler-sets.js';
-import type { ClientEvents, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, SocketLike, Subscription, WebSocketConstructor, Welcome } from './types.js';
+import { openSocket, protocolsFor } from './socket.js';
+import { HandlerSets, subscriptionOf, wire, type Handler } from './handler-sets.js';
+import type { ClientEvents, SubscribeOptions, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, SocketLike, Subscription, Welcome } from './types.js';
 
 type Msg = Record<string, unknown>;
 
@@ -35,8 +35,7 @@ export class NotifierClient {
 
   constructor(options: NotifierClientOptions) {
     this.opts = options;
-    // After the caller's synchronous `on(...)` calls, so that they see the first 'connecting'.
-    queueMicrotask(() => void this.connect());
+    queueMicrotask(() => void this.connect()); // after the caller's `on(...)` calls: they see the first 'connecting'
   }
 
   /** The state now. */
@@ -49,16 +48,22 @@ export class NotifierClient {
     return this.events.on(event, fn);
   }
 
-  /** Handlers of one filter share one server subscription; it lasts across reconnects until the last unsubscribes. Throws on an invalid filter. */
-  subscribe(filter: string, handler: Handler): Subscription {
-    const parsed = parseFilter(filter);
-    if (!parsed.ok) throw new TypeError(parsed.message);
-    const { first, remove } = this.subs.add(filter, handler);
-    if (first && this.isOpen) this.send({ type: 'subscribe', filter });
+  /**
+   * Handlers of one filter (and `where`) share one server subscription; it lasts across reconnects
+   * until the last unsubscribes. `where` narrows it on the server (payload predicates, README).
+   * Throws a TypeError on an invalid filter or where.
+   */
+  subscribe(filter: string, handler: Handler): Subscription;
+  subscribe(filter: string, options: SubscribeOptions, handler: Handler): Subscription;
+  subscribe(filter: string, a: Handler | SubscribeOptions, b?: Handler): Subscription {
+    const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b as Handler];
+    const sub = subscriptionOf(filter, options.where);
+    const { first, remove } = this.subs.add(sub, handler);
+    if (first && this.isOpen) this.send({ type: 'subscribe', ...wire(sub) });
     return {
       filter,
       unsubscribe: () => {
-        if (remove() && this.isOpen) this.send({ type: 'unsubscribe', filter });
+        if (remove() && this.isOpen) this.send({ type: 'unsubscribe', ...wire(sub) });
       },
     };
   }
@@ -71,37 +76,29 @@ export class NotifierClient {
     this.setState('disconnected');
   }
 
-  private emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void {
-    this.events.emit(event, ...args);
-  }
-
   private setState(state: ClientState, info?: CloseInfo): void {
     if (this.current === state) return;
     this.current = state;
-    this.emit('state', state, info);
+    this.events.emit('state', state, info);
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
-    let protocols = ['notifier.v1'];
-    if (this.opts.token) {
-      try {
-        protocols = [...protocols, 'bearer.' + (await this.opts.token())];
-      } catch (error) {
-        if (this.stopped) return;
-        this.emit('error', { kind: 'token', error });
-        return this.retry();
-      }
+    let protocols: string[];
+    try {
+      protocols = await protocolsFor(this.opts.token);
+    } catch (error) {
       if (this.stopped) return;
+      this.events.emit('error', { kind: 'token', error });
+      return this.retry();
     }
+    if (this.stopped) return;
     let ws: SocketLike;
     try {
-      const Ctor = this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-      if (!Ctor) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
-      ws = new Ctor(this.opts.url, protocols) as SocketLike;
+      ws = openSocket(this.opts, protocols);
     } catch (error) {
-      this.emit('error', { kind: 'socket', error });
+      this.events.emit('error', { kind: 'socket', error });
       return this.retry();
     }
     this.ws = ws;
@@ -116,12 +113,12 @@ export class NotifierClient {
   private opened(): void {
     this.isOpen = true;
     this.heard();
-    const filters = this.subs.filters();
+    const subs = this.subs.subscriptions();
     if (this.epoch !== undefined && this.offset !== undefined) {
       this.resuming = true;
-      this.send({ type: 'resume', epoch: this.epoch, offset: this.offset, filters });
+      this.send({ type: 'resume', epoch: this.epoch, offset: this.offset, filters: subs.map((s) => (s.where ? wire(s) : s.filter)) });
     } else {
-      for (const filter of filters) this.send({ type: 'subscribe', filter });
+      this.subscribeAll();
     }
   }
 
@@ -146,7 +143,7 @@ export class NotifierClient {
         }
         this.scheduleRefresh(w.expires_at);
         this.setState('connected');
-        this.emit('welcome', w);
+        this.events.emit('welcome', w);
         return;
       }
       case 'resumed':
@@ -159,7 +156,7 @@ export class NotifierClient {
         const r = m as unknown as ResetEvent;
         this.epoch = r.epoch;
         this.offset = isOffset(r.offset) ? r.offset : undefined;
-        this.emit('reset', { reason: r.reason, epoch: r.epoch, offset: r.offset });
+        this.events.emit('reset', { reason: r.reason, epoch: r.epoch, offset: r.offset });
         return;
       }
       case 'refreshed':
@@ -177,26 +174,29 @@ export class NotifierClient {
     const code = String(m['code']);
     const message = String(m['message'] ?? '');
     if (code === 'forbidden' && typeof m['filter'] === 'string') this.forbid(m['filter'], message);
-    else this.emit('error', { kind: 'server', code, message });
+    else this.events.emit('error', { kind: 'server', code, message });
     if (!this.resuming) return;
-    // A refused resume changed nothing, and cannot be sent again on this connection.
+    // A refused resume changed nothing and cannot be sent again on this connection. Forbidden: resume
+    // anew without that filter, on a new connection. Otherwise (e.g. too_many_subscriptions) the
+    // missed notifications are lost: subscribe here, and let the application reload.
     this.resuming = false;
     if (code === 'forbidden') {
-      // Resume anew, without that filter, on a new connection.
       this.drop(4000, 'resume refused');
       this.retry();
     } else {
-      // Refused for good (e.g. too_many_subscriptions): the missed notifications are lost. Subscribe
-      // here, and let the application reload.
       this.offset = undefined;
-      this.emit('reset', { reason: 'refused', epoch: this.epoch ?? '', offset: '' });
-      for (const filter of this.subs.filters()) this.send({ type: 'subscribe', filter });
+      this.events.emit('reset', { reason: 'refused', epoch: this.epoch ?? '', offset: '' });
+      this.subscribeAll();
     }
+  }
+
+  private subscribeAll(): void {
+    for (const s of this.subs.subscriptions()) this.send({ type: 'subscribe', ...wire(s) });
   }
 
   private forbid(filter: string, message: string): void {
     this.subs.delete(filter);
-    this.emit('error', { kind: 'forbidden', filter, message });
+    this.events.emit('error', { kind: 'forbidden', filter, message });
   }
 
   private deliver(n: Notification): void {
@@ -204,7 +204,7 @@ export class NotifierClient {
       if (this.offset !== undefined && compareOffsets(n.offset, this.offset) <= 0) return; // seen: a replay overlap
       this.offset = n.offset;
     }
-    this.subs.dispatch(n, (error) => this.emit('error', { kind: 'handler', error }));
+    this.subs.dispatch(n, (error) => this.events.emit('error', { kind: 'handler', error }));
   }
 
   private advance(offset: unknown): void {
@@ -225,7 +225,7 @@ export class NotifierClient {
         if (ws === this.ws && this.isOpen) this.send({ type: 'refresh', token: fresh });
       } catch (error) {
         // Not retried: the edge closes with 4004 at expiry, and the reconnect calls token() again.
-        if (!this.stopped) this.emit('error', { kind: 'token', error });
+        if (!this.stopped) this.events.emit('error', { kind: 'token', error });
       }
     }, delay);
   }
@@ -241,7 +241,7 @@ export class NotifierClient {
     if (stale <= 0) return;
     this.staleTimer = setInterval(() => {
       if (Date.now() - this.lastHeard >= stale) {
-        this.emit('error', { kind: 'stale' });
+        this.events.emit('error', { kind: 'stale' });
         this.drop(4000, 'stale');
         this.setState('connecting');
         this.retry();

@@ -1,49 +1,78 @@
 /**
- * The client's handlers by filter: handlers of one filter share one server subscription, which
- * lasts until the last of them unsubscribes; a notification reaches each handler of each filter it
- * matches (by its routing keys), and a handler that throws does not stop the others.
+ * The client's handlers by subscription: handlers of one (filter, where) share one server
+ * subscription, which lasts until the last of them unsubscribes. The edge sends a notification
+ * once however many of the connection's subscriptions match, so each is dispatched here to every
+ * handler whose filter matches (by its routing keys) and whose predicate holds; a handler that
+ * throws does not stop the others.
  *
  * Imports: protocol/ and client types only.
  */
-import { routingKeys } from '../protocol/filters.js';
+import { ALL, parseFilter, routingKeys } from '../protocol/filters.js';
 import type { Notification } from './types.js';
+import { compileWhere, type ClientWhere } from './where.js';
+
+/** One server subscription: its filter and predicate, and `id`, unique per (filter, canonical where). */
+export interface ClientSubscription {
+  readonly filter: string;
+  readonly where: ClientWhere | undefined;
+  readonly id: string;
+}
 
 export type Handler = (n: Notification) => void;
 
-export class HandlerSets {
-  private readonly byFilter = new Map<string, Set<Handler>>();
+interface Entry {
+  readonly sub: ClientSubscription;
+  readonly handlers: Set<Handler>;
+}
 
-  /** `first`: the filter had no handler (subscribe it); `remove()` is true when it was the last (unsubscribe). */
-  add(filter: string, handler: Handler): { first: boolean; remove: () => boolean } {
-    let set = this.byFilter.get(filter);
-    const first = set === undefined;
-    if (!set) this.byFilter.set(filter, (set = new Set()));
+/** Checks a filter and its optional where; throws a TypeError on a wrong one. */
+export function subscriptionOf(filter: string, raw: unknown): ClientSubscription {
+  const parsed = parseFilter(filter);
+  if (!parsed.ok) throw new TypeError(parsed.message);
+  const where = raw === undefined ? undefined : compileWhere(raw);
+  return { filter, where, id: where ? filter + '\u001f' + where.key : filter };
+}
+
+/** A subscription as sent: the filter and, when it has one, the predicate in canonical form. */
+export function wire(s: ClientSubscription): { filter: string; where?: unknown } {
+  return s.where ? { filter: s.filter, where: JSON.parse(s.where.key) as unknown } : { filter: s.filter };
+}
+
+export class HandlerSets {
+  private readonly byId = new Map<string, Entry>();
+
+  /** `first`: the subscription had no handler (subscribe it); `remove()` is true when it was the last (unsubscribe). */
+  add(sub: ClientSubscription, handler: Handler): { first: boolean; remove: () => boolean } {
+    let entry = this.byId.get(sub.id);
+    const first = entry === undefined;
+    if (!entry) this.byId.set(sub.id, (entry = { sub, handlers: new Set() }));
     const own: Handler = (n) => handler(n);
-    set.add(own);
+    entry.handlers.add(own);
     return {
       first,
       remove: () => {
-        const s = this.byFilter.get(filter);
-        if (!s?.delete(own) || s.size > 0) return false;
-        this.byFilter.delete(filter);
+        const e = this.byId.get(sub.id);
+        if (!e?.handlers.delete(own) || e.handlers.size > 0) return false;
+        this.byId.delete(sub.id);
         return true;
       },
     };
   }
 
-  filters(): string[] {
-    return [...this.byFilter.keys()];
+  subscriptions(): ClientSubscription[] {
+    return [...this.byId.values()].map((e) => e.sub);
   }
 
-  /** The server refused the filter: its handlers go. */
+  /** The server refused a filter: the handlers of every subscription on it go. */
   delete(filter: string): void {
-    this.byFilter.delete(filter);
+    for (const [id, e] of this.byId) if (e.sub.filter === filter) this.byId.delete(id);
   }
 
   dispatch(n: Notification, onError: (error: unknown) => void): void {
     const keys = new Set(routingKeys(n));
-    for (const [filter, handlers] of this.byFilter) {
-      if (filter !== 'all' && !keys.has(filter)) continue;
+    for (const { sub, handlers } of this.byId.values()) {
+      if (sub.filter !== ALL && !keys.has(sub.filter)) continue;
+      if (sub.where && !sub.where.test(n)) continue;
       for (const h of [...handlers]) {
         try {
           h(n);

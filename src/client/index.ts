@@ -13,7 +13,9 @@ export type {
   NotifierClientOptions,
   ResetEvent,
   SocketLike,
+  SubscribeOptions,
   Subscription,
+  Where,
   Welcome,
   WebSocketConstructor,
 } from './types.js';

@@ -80,6 +80,14 @@ export interface ClientEvents {
   welcome: (welcome: Welcome) => void;
 }
 
+/** A payload predicate: paths (envelope fields, then `payload`'s) to operators, AND-ed (README, "Payload predicates"). */
+export type Where = Record<string, Partial<Record<'eq' | 'neq' | 'in' | 'nin' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte' | 'prefix', unknown>>>;
+
+export interface SubscribeOptions {
+  /** Narrows the subscription on the server: only notifications for which it holds are sent. */
+  where?: Where;
+}
+
 export interface Subscription {
   readonly filter: string;
   unsubscribe(): void;

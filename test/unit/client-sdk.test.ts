@@ -201,6 +201,40 @@ describe('subscriptions across reconnects', () => {
     expect(() => client.subscribe('bogus', () => {})).toThrow(/unknown filter/);
   });
 
+  it('where: sent in canonical form, one server subscription per predicate however written, dispatched only where it holds, resumed with it', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { client } = start();
+    await flush();
+    const s = FakeSocket.last;
+    s.open({ epoch: 'e1', offset: '100-0' });
+    const failed: string[] = [];
+    const failed2: string[] = [];
+    const plain: string[] = [];
+    const w = { status: { in: ['timeout', 'failed'] }, 'payload.rule': { eq: 'core.x' } };
+    const subA = client.subscribe('entity_type:thing', { where: w }, (n) => failed.push(n.offset ?? ''));
+    client.subscribe('entity_type:thing', { where: { 'payload.rule': { eq: 'core.x' }, status: { in: ['failed', 'timeout', 'failed'] } } }, (n) => failed2.push(n.offset ?? ''));
+    client.subscribe('entity_type:thing', (n) => plain.push(n.offset ?? ''));
+    const canonical = { 'payload.rule': { eq: 'core.x' }, status: { in: ['failed', 'timeout'] } };
+    expect(s.messages).toEqual([
+      { type: 'subscribe', filter: 'entity_type:thing', where: canonical },
+      { type: 'subscribe', filter: 'entity_type:thing' },
+    ]);
+    s.notify('101-0', { payload: { status: 'failed', rule: 'core.x' } });
+    s.notify('102-0', { payload: { status: 'ok', rule: 'core.x' } });
+    expect(failed).toEqual(['101-0']);
+    expect(failed2).toEqual(['101-0']);
+    expect(plain).toEqual(['101-0', '102-0']);
+    subA.unsubscribe();
+    expect(s.messages).toHaveLength(2); // the other handler of that predicate still holds it
+    s.serverClose(1006);
+    await flush();
+    FakeSocket.last.open({ epoch: 'e1', offset: '102-0' });
+    expect(FakeSocket.last.messages).toEqual([
+      { type: 'resume', epoch: 'e1', offset: '102-0', filters: [{ filter: 'entity_type:thing', where: canonical }, 'entity_type:thing'] },
+    ]);
+    expect(() => client.subscribe('all', { where: { status: { like: 'f%' } } as never }, () => {})).toThrow(TypeError);
+  });
+
   it('never hands a handler a notification twice or out of order', async () => {
     const { client } = start();
     const got: string[] = [];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { compactCloseAction } from '../../src/protocol/close-action.js';
 import { CLOSE_CODES, CloseCode, closeAction, closeClass, closeCodeInfo } from '../../src/protocol/close-codes.js';
 import { markdownSection, tableRows } from '../helpers/markdown-table.js';
 
@@ -63,5 +64,9 @@ describe('README "Close codes" table', () => {
       expect(row?.[1], `${i.code} name`).toBe(`\`${i.name}\``);
       expect(row?.[2], `${i.code} client action`).toBe(i.action);
     }
+  });
+
+  it("the SDK's compact closeAction (close-action.ts) agrees with the table on every code", () => {
+    for (let code = 1000; code <= 4999; code++) expect(compactCloseAction(code), String(code)).toBe(closeAction(code));
   });
 });

@@ -1,3 +1,4 @@
+import { compileWhere } from '../../src/client/where.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { envelopeFromValue } from '../../src/protocol/envelope.js';
@@ -204,6 +205,33 @@ describe('predicate evaluation agrees with the reference evaluator', () => {
       }),
       { numRuns: 2_000, seed: SEED },
     );
+  });
+});
+
+describe("the SDK's own predicates (src/client/where.ts) agree with the edge's", () => {
+  it('same canonical key, however written, and the same result on random envelopes (5,000 cases)', () => {
+    fc.assert(
+      fc.property(where, fc.integer(), fc.array(envelope, { minLength: 1, maxLength: 4 }), (w, seed, envelopes) => {
+        const edge = parseWhere(w);
+        if (!edge.ok) throw new Error(edge.message);
+        const sdk = compileWhere(reordered(w, seed));
+        expect(sdk.key).toBe(edge.key);
+        for (const e of envelopes) expect(sdk.test(e)).toBe(edge.predicate.test(e));
+        for (const [p, o] of Object.entries(w)) {
+          for (const [op, operand] of Object.entries(o)) {
+            const single = { [p]: { [op]: operand } };
+            for (const e of envelopes) expect(compileWhere(single).test(e), `${p} ${op} ${JSON.stringify(operand)}`).toBe(compile(single).test(e));
+          }
+        }
+      }),
+      { numRuns: 5_000, seed: SEED },
+    );
+  });
+
+  it('refuses a wrong shape with a TypeError', () => {
+    expect(() => compileWhere('x')).toThrow(TypeError);
+    expect(() => compileWhere({ status: 'failed' })).toThrow(/must be an object of operators/);
+    expect(() => compileWhere({ status: { like: 'f' } })).toThrow(/unknown operator "like"/);
   });
 });
 

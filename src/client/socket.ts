@@ -1,0 +1,20 @@
+/**
+ * Opening the client's WebSocket: the subprotocols it offers (`notifier.v1`, and `bearer.<token>`
+ * with a fresh token for every connect) and the constructor it uses (the one given, else the
+ * platform's).
+ *
+ * Imports: client types only.
+ */
+import type { NotifierClientOptions, SocketLike, WebSocketConstructor } from './types.js';
+
+/** Calls `token()` (it may throw or reject: the caller retries). */
+export async function protocolsFor(token: NotifierClientOptions['token']): Promise<string[]> {
+  return token ? ['notifier.v1', 'bearer.' + (await token())] : ['notifier.v1'];
+}
+
+/** Throws when there is no WebSocket constructor or it refuses the URL. */
+export function openSocket(opts: NotifierClientOptions, protocols: string[]): SocketLike {
+  const Ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!Ctor) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
+  return new Ctor(opts.url, protocols) as SocketLike;
+}
