@@ -52,6 +52,8 @@ const validFrame = fc.oneof(
   fc.constant('{"type":"ping"}'),
   fc.nat({ max: 9 }).map((i) => `{"type":"subscribe","filter":"user:${i}"}`),
   fc.nat({ max: 9 }).map((i) => `{"type":"unsubscribe","filter":"user:${i}"}`),
+  fc.nat({ max: 9 }).map((i) => `{"type":"subscribe","filter":"all","where":{"n":{"gte":${i % 3}}}}`),
+  fc.nat({ max: 9 }).map((i) => `{"type":"unsubscribe","filter":"all","where":{"n":{"gte":${i % 3}}}}`),
   fc.array(fc.nat({ max: 9 }), { maxLength: 8 }).map((ids) => JSON.stringify({ type: 'resume', epoch: 'e', offset: '1-0', filters: ids.map((i) => `user:${i}`) })),
 );
 const frames = fc.array(
@@ -104,5 +106,7 @@ describe('a session under hostile frames', () => {
     expect(closes).toBeGreaterThan(0);
     expect(resumesStarted).toBeGreaterThan(0);
     expect(subscriptions.count).toBe(0);
+    // Nor a compiled predicate.
+    expect(subscriptions.wheres.size).toBe(0);
   });
 });
