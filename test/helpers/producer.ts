@@ -29,6 +29,11 @@ export interface ProduceOptions {
   padBytes?: number;
   /** At number `at`, commit `size` numbers in one transaction, each with `padBytes` of padding (resilient mode). */
   burst?: { at: number; size: number; padBytes: number };
+  /**
+   * Payload fields of notification `seq` besides entity_type, entity_id and seq (e.g. `user_id`),
+   * applied over them: an `entity_type` here replaces `entityType` for that notification.
+   */
+  fields?: (seq: number) => Record<string, unknown>;
   /** Called after each commit with the number committed so far. */
   onSent?: (sent: number) => void | Promise<void>;
 }
@@ -44,7 +49,9 @@ export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
       const burst = opts.burst && i === opts.burst.at ? opts.burst : undefined;
       const last = burst ? Math.min(opts.count, i + burst.size) - 1 : i;
       const pad = burst ? burst.padBytes : (opts.padBytes ?? 0);
-      const payload = JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i, ...(pad ? { pad: 'x'.repeat(pad) } : {}) });
+      const payload = JSON.stringify({ entity_type: opts.entityType, entity_id: i, seq: i, ...(pad ? { pad: 'x'.repeat(pad) } : {}), ...opts.fields?.(i) });
+      // One object of extra fields per number of this commit (the burst's too), merged in SQL below.
+      const extras = JSON.stringify(Array.from({ length: last - i + 1 }, (_, k) => opts.fields?.(i + k) ?? {}));
       if (!opts.resilient) {
         await client.query(`SELECT notifier.publish($1, $2::jsonb)`, [channel, payload]);
       } else {
@@ -57,11 +64,11 @@ export async function produce(opts: ProduceOptions): Promise<ProducerResult> {
               await client.query(`INSERT INTO produced SELECT $1, g FROM generate_series($2::int, $3::int) g`, [channel, i, last]);
               // Same payload shape as above, built in SQL for the burst (one row per number, in order).
               await client.query(
-                `SELECT notifier.publish($1, CASE WHEN $5::int > 0
+                `SELECT notifier.publish($1, (CASE WHEN $5::int > 0
                    THEN jsonb_build_object('entity_type', $4::text, 'entity_id', g, 'seq', g, 'pad', repeat('x', $5::int))
-                   ELSE jsonb_build_object('entity_type', $4::text, 'entity_id', g, 'seq', g) END)
+                   ELSE jsonb_build_object('entity_type', $4::text, 'entity_id', g, 'seq', g) END) || ($6::jsonb -> (g - $2::int)))
                    FROM generate_series($2::int, $3::int) g ORDER BY g`,
-                [channel, i, last, opts.entityType, pad],
+                [channel, i, last, opts.entityType, pad, extras],
               );
             }
             await client.query('COMMIT');
