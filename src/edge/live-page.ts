@@ -1,7 +1,9 @@
 /**
  * The live page (live-page.html, next to this module in src/ and, copied by the build, in dist/):
  * read once at start, served at GET / with an ETag and a Content-Security-Policy that allows
- * exactly its own inline script and style, so nothing a notification carries can run as code.
+ * exactly its own inline script and style, and scripts from this server (the client SDK's
+ * modules, GET /sdk/…, which the inline module imports), so nothing a notification carries can
+ * run as code.
  *
  * May import node:crypto, node:fs and uws (types).
  */
@@ -25,7 +27,7 @@ export function loadLivePage(file: URL = LIVE_PAGE_FILE): LivePage {
     throw new Error(`cannot read the live page ${file.pathname} (${(err as Error).message}); run \`npm run build\`, which copies it into dist/`);
   }
   const hash = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
-  const inline = (tag: string) => [...text.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => hash(m[1]!));
+  const inline = (tag: string) => [...text.matchAll(new RegExp(`<${tag}(?: type="module")?>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => hash(m[1]!));
   const scripts = inline('script');
   const styles = inline('style');
   if (scripts.length === 0 || styles.length === 0) throw new Error(`the live page ${file.pathname} has no inline <script> or <style>`);
@@ -35,7 +37,9 @@ export function loadLivePage(file: URL = LIVE_PAGE_FILE): LivePage {
     etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
     csp: [
       "default-src 'none'",
-      `script-src ${scripts.join(' ')}`,
+      // 'self': the SDK's modules. Nothing else here is served as JavaScript (JSON and HTML with
+      // nosniff), so 'self' adds no script a notification could place.
+      `script-src ${scripts.join(' ')} 'self'`,
       `style-src ${styles.join(' ')}`,
       // Fetches to this server; WebSockets to it or to another notifier the user types in.
       "connect-src 'self' ws: wss:",

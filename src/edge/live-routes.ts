@@ -1,17 +1,19 @@
 /**
  * The edge's optional routes for people rather than programs: the live page (GET /, with
- * GET /api/info telling it what this server offers) and the test form's POST /api/notify.
+ * GET /api/info telling it what this server offers, and the client SDK it runs on at GET /sdk/…)
+ * and the test form's POST /api/notify.
  *
  * Each answers only a Host on NOTIFIER_ALLOWED_HOSTS (403 otherwise): a page on another name that
  * DNS-rebinds to this server must not read it nor write to the database through it.
  *
- * May import config and observability types, browser-checks, http-reply, live-page, send-endpoint and uws (types).
+ * May import config and observability types, browser-checks, http-reply, live-page, sdk-routes, send-endpoint and uws (types).
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { hostAllowed } from './browser-checks.js';
 import { replyJson } from './http-reply.js';
 import { loadLivePage, serveLivePage } from './live-page.js';
+import { SDK_ENTRY, loadSdkFiles, serveSdkFile } from './sdk-routes.js';
 import { LOOPBACK_ONLY_HINT, isLoopback, sendEndpoint, type SendFn } from './send-endpoint.js';
 import type { Uws } from './uws.js';
 
@@ -43,7 +45,9 @@ export function addLiveRoutes(app: Uws.TemplatedApp, opts: LiveRoutesOptions): s
   if (opts.livePage) {
     // Read once, at start: a missing file fails the start rather than the first visitor.
     const page = loadLivePage();
+    const sdk = loadSdkFiles();
     app.get('/', guarded((res, req) => serveLivePage(res, req, page)));
+    app.get('/sdk/*', guarded((res, req) => serveSdkFile(res, req, sdk)));
     app.get('/api/info', guarded((res) => {
       const local = !opts.sendLoopbackOnly || isLoopback(res.getRemoteAddress());
       replyJson(res, '200 OK', {
@@ -52,7 +56,7 @@ export function addLiveRoutes(app: Uws.TemplatedApp, opts: LiveRoutesOptions): s
         max_subscriptions: opts.config.maxSubscriptions,
       });
     }));
-    paths.push('/', '/api/info');
+    paths.push('/', '/api/info', SDK_ENTRY);
   }
   if (send !== undefined) {
     app.any('/api/notify', guarded(sendEndpoint({ send, loopbackOnly: opts.sendLoopbackOnly, logger: opts.logger })));

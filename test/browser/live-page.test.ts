@@ -1,105 +1,33 @@
 /**
  * The live page in a real browser (Debian's Chromium through playwright-core) against
- * `notifier start`: it subscribes, shows what `notifier notify` sends, stops showing what it
- * unsubscribed from, and reconnects, resubscribes and goes on after a server restart. Takes the
- * screenshot the README shows: into docs/live-page.png with UPDATE_SCREENSHOT=1 (or when it is
- * missing), else into a temp dir, so that a test run leaves the checkout unchanged. Then, against
- * `notifier start` with NOTIFIER_AUTH=jwt: the page's token field (sent as a subprotocol), the
- * user and expiry from welcome, a forbidden subscribe, and a refresh that takes a filter away.
+ * `notifier start`: it loads the client SDK from /sdk/ and runs on it, subscribes, shows what
+ * `notifier notify` sends, stops showing what it unsubscribed from, and reconnects, resubscribes
+ * and goes on after a server restart. Takes the screenshot the README shows: into
+ * docs/live-page.png with UPDATE_SCREENSHOT=1 (or when it is missing), else into a temp dir, so
+ * that a test run leaves the checkout unchanged. Then, against `notifier start` with
+ * NOTIFIER_AUTH=jwt: the page's token field (sent as a subprotocol), the user and expiry from
+ * welcome, a forbidden subscribe, and a refresh that takes a filter away.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 import { spawnNotifier, type NotifierProcess } from '../helpers/processes.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 import { JWT_ENV, mintToken } from '../helpers/tokens.js';
+import { CLI, chip, freePort, lastOffset, notify, openPage, requireChromium, row, runShell, sendFromForm, subscribe, type Cleanup } from './live-page-helpers.js';
 
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('../../docs/live-page.png', import.meta.url));
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
+const cleanup: Cleanup = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-/** `notifier notify <channel> <json>`, as a user sends one from a shell. */
-function notify(databaseUrl: string, channel: string, payload: Record<string, unknown>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [CLI, 'notify', channel, JSON.stringify(payload)],
-      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, timeout: 15_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`notifier notify failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
-    );
-  });
-}
-
-/** Runs a command line through bash, as a user pastes it into a terminal. */
-function runShell(commandLine: string, databaseUrl: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'bash',
-      ['-c', commandLine],
-      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, timeout: 15_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`${commandLine} failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
-    );
-  });
-}
-
-/**
- * A port free now. The server gets it from the start, not PORT=0: uSockets sets SO_REUSEADDR
- * only for a fixed port, and the restart must bind the port again next to the first run's
- * TIME_WAIT connections.
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-/** The edge's newest published offset (its /stats). */
-async function lastOffset(http: string): Promise<unknown> {
-  return ((await (await fetch(`${http}/stats`)).json()) as Record<string, unknown>)['last_offset'];
-}
-
-/** A notification row of the page, by entity id. */
-const row = (page: Page, entityId: number) => page.locator(`#notes li.note[data-entity-id="${entityId}"]`);
-const chip = (page: Page, filter: string, state = 'active') => page.locator(`#subs li[data-filter="${filter}"][data-state="${state}"]`);
-
-async function subscribe(page: Page, kind: string, a = '', b = ''): Promise<void> {
-  await page.selectOption('#sub-kind', kind);
-  if (a) await page.fill('#sub-a', a);
-  if (b) await page.fill('#sub-b', b);
-  await page.click('#sub-add');
-}
-
-async function sendFromForm(page: Page, channel: string, payload: Record<string, unknown>, outbox = false): Promise<void> {
-  await page.fill('#send-channel', channel);
-  await page.fill('#send-payload', JSON.stringify(payload, null, 1).replace(/\n\s*/g, ' '));
-  await page.setChecked('#send-outbox', outbox);
-  await page.click('#send-button');
-  await page.locator('#send-result.okmsg', { hasText: `Sent on ${channel}` }).waitFor();
-}
-
 describe('the live page in Chromium', () => {
   it('subscribes, shows notifications, unsubscribes, and resumes after a server restart', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
-          '(`.ci/run` installs it), or set CHROMIUM to a Chromium binary. No browser is downloaded.',
-      );
-    }
+    requireChromium();
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
     const servers: NotifierProcess[] = [];
@@ -118,11 +46,13 @@ describe('the live page in Chromium', () => {
     // A plain NOTIFY is heard only once the leader LISTENs.
     await waitLeaderSeen(http);
 
-    const { page, pageErrors, userDataDir } = await openPage();
+    const { page, pageErrors, userDataDir, scripts } = await openPage(cleanup);
 
     await page.goto(`${http}/`);
     await page.locator('#status[data-state="connected"]').waitFor();
     await page.locator('#send-form').waitFor(); // shown: /api/info says this server accepts sends
+    // The connection is the SDK's: its modules came from this server, as JavaScript.
+    expect(scripts).toEqual(expect.arrayContaining(['200 /sdk/client/index.js', '200 /sdk/client/client.js', '200 /sdk/protocol/filters.js', '200 /sdk/protocol/close-codes.js']));
 
     await subscribe(page, 'entity_type', 'execution');
     await chip(page, 'entity_type:execution').waitFor();
@@ -200,7 +130,7 @@ describe('the live page in Chromium', () => {
   });
 
   it('connects with the token field to an edge with NOTIFIER_AUTH=jwt: user, expiry, forbidden filters, refresh', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: \`apt-get install chromium\`, or set CHROMIUM`);
+    requireChromium();
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
     const port = await freePort();
@@ -211,7 +141,7 @@ describe('the live page in Chromium', () => {
     await waitReady(http);
     await waitLeaderSeen(http);
 
-    const { page, pageErrors } = await openPage();
+    const { page, pageErrors } = await openPage(cleanup);
 
     // Without a token the upgrade is refused (401): the page says to paste one.
     await page.goto(`${http}/`);
@@ -252,25 +182,3 @@ describe('the live page in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 });
-
-/** Debian's Chromium on a fresh profile (removed after the test); page errors and CSP violations collected. */
-async function openPage(): Promise<{ page: Page; pageErrors: string[]; userDataDir: string }> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-  cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    viewport: { width: 1280, height: 1000 },
-  });
-  cleanup.push(() => context.close());
-  context.setDefaultTimeout(10_000);
-  const page = context.pages()[0] ?? (await context.newPage());
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => {
-    // Refused connects (a stopped server, a missing token) are expected; a CSP violation is not.
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());
-  });
-  return { page, pageErrors, userDataDir };
-}

@@ -1,9 +1,12 @@
 /**
  * The live page and its send endpoint as users reach them: on by default in `notifier start`,
  * absent on an edge unless asked (NOTIFIER_LIVE_PAGE, NOTIFIER_SEND_ENDPOINT), and POST
- * /api/notify validating its input and delivering through PostgreSQL to WebSocket clients.
+ * /api/notify validating its input and delivering through PostgreSQL to WebSocket clients. The
+ * client SDK the page runs on, at GET /sdk/…: the compiled files it imports and no other.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, migrate, waitLeaderSeen, waitReady, type Cluster } from '../helpers/cluster.js';
@@ -40,6 +43,22 @@ const post = (http: string, body: unknown, headers: Record<string, string> = { '
 
 const errorOf = async (res: Response) => ((await res.json()) as { error: string }).error;
 
+/** GET `path` sent as is (fetch would resolve `..` first), with this Host. */
+function rawGet(http: string, path: string, host?: string): Promise<{ status: number; type: string | undefined; body: string }> {
+  const { hostname, port } = new URL(http);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path, headers: host === undefined ? {} : { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const DIST = new URL('../../dist/', import.meta.url);
+
 describe('notifier start: the live page and POST /api/notify, on by default', () => {
   let app: Awaited<ReturnType<typeof startStandalone>>;
   beforeAll(async () => {
@@ -53,7 +72,7 @@ describe('notifier start: the live page and POST /api/notify, on by default', ()
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(res.headers.get('cache-control')).toBe('no-cache');
-    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-/);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'sha256-[^']+' 'self'; style-src 'sha256-/);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await res.text()).toContain('<title>notifier · live</title>');
     const etag = res.headers.get('etag') ?? '';
@@ -131,10 +150,49 @@ describe('notifier start: the live page and POST /api/notify, on by default', ()
     }
   });
 
+  it('serves the client SDK at /sdk/: the compiled files index.js imports, as JavaScript, revalidated by ETag', async () => {
+    for (const path of ['client/index.js', 'client/client.js', 'client/emitter.js', 'client/handler-sets.js', 'protocol/filters.js', 'protocol/offsets.js', 'protocol/close-codes.js']) {
+      const res = await fetch(`${app.http}/sdk/${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(await res.text()).toBe(readFileSync(new URL(path, DIST), 'utf8'));
+      const again = await fetch(`${app.http}/sdk/${path}`, { headers: { 'if-none-match': res.headers.get('etag') ?? '' } });
+      expect(again.status).toBe(304);
+    }
+    // The page's CSP lets it load them: scripts from this server.
+    expect((await fetch(`${app.http}/`)).headers.get('content-security-policy')).toMatch(/script-src 'sha256-[^']+' 'self';/);
+  });
+
+  it.each([
+    ['a compiled file the SDK does not import', '/sdk/protocol/permissions.js'],
+    ['a type-only module', '/sdk/client/types.js'],
+    ['a source map', '/sdk/client/client.js.map'],
+    ['another directory of dist', '/sdk/edge/edge.js'],
+    ['a path up and out', '/sdk/client/../../cli.js'],
+    ['a path up, encoded', '/sdk/client/%2e%2e/%2e%2e/cli.js'],
+    ['a path up to the page', '/sdk/../edge/live-page.html'],
+    ['the directory', '/sdk/client/'],
+  ])('answers 404 for %s (%s)', async (_what, path) => {
+    const res = await rawGet(app.http, path);
+    expect(res.status).toBe(404);
+    expect(res.type).toBe('application/json');
+    expect(res.body).not.toMatch(/export|import/);
+  });
+
+  it('answers /sdk/ only for a Host on NOTIFIER_ALLOWED_HOSTS, like the page', async () => {
+    const port = new URL(app.http).port;
+    expect((await rawGet(app.http, '/sdk/client/index.js', `localhost:${port}`)).status).toBe(200);
+    const rebound = await rawGet(app.http, '/sdk/client/index.js', `rebound.attacker.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toMatch(/NOTIFIER_ALLOWED_HOSTS/);
+  });
+
   it('lists the live routes in its 404 answer', async () => {
     const res = await fetch(`${app.http}/nope`);
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(expect.arrayContaining(['/', '/api/info', '/api/notify']));
+    expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(expect.arrayContaining(['/', '/api/info', '/sdk/client/index.js', '/api/notify']));
   });
 });
 
@@ -151,6 +209,7 @@ describe('turning the features off and on', () => {
     const { http } = await startStandalone({ NOTIFIER_LIVE_PAGE: '0', NOTIFIER_SEND_ENDPOINT: '0' });
     expect((await fetch(`${http}/`)).status).toBe(404);
     expect((await fetch(`${http}/api/info`)).status).toBe(404);
+    expect((await fetch(`${http}/sdk/client/index.js`)).status).toBe(404);
     expect((await post(http, { channel: 'c', payload: {} })).status).toBe(404);
   });
 
@@ -158,6 +217,7 @@ describe('turning the features off and on', () => {
     const http = await startEdge();
     expect((await fetch(`${http}/`)).status).toBe(404);
     expect((await fetch(`${http}/api/info`)).status).toBe(404);
+    expect((await fetch(`${http}/sdk/client/index.js`)).status).toBe(404);
     const res = await post(http, { channel: 'c', payload: {} });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(['/ws', '/health', '/ready', '/stats', '/metrics']);
@@ -169,6 +229,9 @@ describe('turning the features off and on', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await (await fetch(`${http}/api/info`)).json()).toMatchObject({ send: { enabled: false, reason: expect.stringMatching(/NOTIFIER_SEND_ENDPOINT=1/) } });
+    const sdk = await fetch(`${http}/sdk/client/index.js`);
+    expect(sdk.status).toBe(200);
+    expect(sdk.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect((await post(http, { channel: 'c', payload: {} })).status).toBe(404);
   });
 

@@ -2,9 +2,9 @@
  * The live page's pieces that need no server: the page file and its CSP, the send endpoint's
  * body validation and loopback check, and which role gets which feature by default.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { LIVE_PAGE_FILE, loadLivePage } from '../../src/edge/live-page.js';
@@ -13,21 +13,26 @@ import { liveFeatures } from '../../src/live-features.js';
 
 describe('the live page file', () => {
   const html = readFileSync(LIVE_PAGE_FILE, 'utf8');
-  const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+  const script = /<script type="module">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
 
-  it('has one inline script that compiles, and loads nothing from elsewhere', () => {
+  it('has one inline module script that compiles, imports the SDK from this server, and loads nothing from elsewhere', () => {
     expect(html.match(/<script/g)).toHaveLength(1);
-    expect(() => new Script(script, { filename: 'live-page.html' })).not.toThrow();
+    const check = spawnSync(process.execPath, ['--input-type=module', '--check', '-'], { input: script, encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(script).toContain("import { NotifierClient } from '/sdk/client/index.js';");
+    // The connection is the SDK's: the page opens no WebSocket of its own but through it.
+    expect(script).toMatch(/new NotifierClient\(/);
     // Offline: no CDN, no web fonts, no external stylesheet or image.
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
     expect(html).not.toMatch(/@import|url\(\s*['"]?https?:/);
   });
 
-  it('is served with a CSP that allows exactly its own inline script and style', () => {
+  it('is served with a CSP that allows exactly its own inline script and style, and scripts from this server (the SDK)', () => {
     const page = loadLivePage();
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
     const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
-    expect(page.csp).toContain(`script-src ${sha(script)};`);
+    expect(page.csp).toContain(`script-src ${sha(script)} 'self';`);
     expect(page.csp).toContain(`style-src ${sha(style)};`);
     expect(page.csp).toContain("default-src 'none'");
     expect(page.etag).toMatch(/^"[\w-]{22}"$/);
