@@ -52,7 +52,7 @@ describe('the live page in Chromium', () => {
     await page.locator('#status[data-state="connected"]').waitFor();
     await page.locator('#send-form').waitFor(); // shown: /api/info says this server accepts sends
     // The connection is the SDK's: its modules came from this server, as JavaScript.
-    expect(scripts).toEqual(expect.arrayContaining(['200 /sdk/client/index.js', '200 /sdk/client/client.js', '200 /sdk/protocol/filters.js', '200 /sdk/protocol/close-codes.js']));
+    expect(scripts).toEqual(expect.arrayContaining(['200 /sdk/client/index.js', '200 /sdk/client/client.js', '200 /sdk/protocol/filters.js', '200 /sdk/protocol/close-action.js']));
 
     await subscribe(page, 'entity_type', 'execution');
     await chip(page, 'entity_type:execution').waitFor();

@@ -151,7 +151,7 @@ describe('notifier start: the live page and POST /api/notify, on by default', ()
   });
 
   it('serves the client SDK at /sdk/: the compiled files index.js imports, as JavaScript, revalidated by ETag', async () => {
-    for (const path of ['client/index.js', 'client/client.js', 'client/emitter.js', 'client/handler-sets.js', 'protocol/filters.js', 'protocol/offsets.js', 'protocol/close-codes.js']) {
+    for (const path of ['client/index.js', 'client/client.js', 'client/emitter.js', 'client/handler-sets.js', 'client/socket.js', 'client/where.js', 'protocol/filters.js', 'protocol/offsets.js', 'protocol/close-action.js']) {
       const res = await fetch(`${app.http}/sdk/${path}`);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');

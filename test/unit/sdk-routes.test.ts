@@ -53,7 +53,9 @@ describe('loadSdkFiles', () => {
       '/sdk/client/emitter.js',
       '/sdk/client/handler-sets.js',
       '/sdk/client/index.js',
-      '/sdk/protocol/close-codes.js',
+      '/sdk/client/socket.js',
+      '/sdk/client/where.js',
+      '/sdk/protocol/close-action.js',
       '/sdk/protocol/filters.js',
       '/sdk/protocol/offsets.js',
     ]);
