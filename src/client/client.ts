@@ -12,7 +12,7 @@ import { compareOffsets, isOffset } from '../protocol/offsets.js';
 import { Emitter } from './emitter.js';
 import { openSocket, protocolsFor } from './socket.js';
 import { HandlerSets, subscriptionOf, wire, type Handler } from './handler-sets.js';
-import type { ClientEvents, SubscribeOptions, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, SocketLike, Subscription, Welcome } from './types.js';
+import type { ClientEvents, SubscribeOptions, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, ResumedEvent, SocketLike, Subscription, Welcome } from './types.js';
 
 type Msg = Record<string, unknown>;
 
@@ -149,7 +149,8 @@ export class NotifierClient {
       case 'resumed':
         this.resuming = false;
         if (typeof m['epoch'] === 'string') this.epoch = m['epoch'];
-        this.advance(m['offset']);
+        if (isOffset(m['offset']) && (this.offset === undefined || compareOffsets(m['offset'], this.offset) > 0)) this.offset = m['offset'];
+        this.events.emit('resumed', m as unknown as ResumedEvent);
         return;
       case 'reset': {
         this.resuming = false;
@@ -207,10 +208,6 @@ export class NotifierClient {
     this.subs.dispatch(n, (error) => this.events.emit('error', { kind: 'handler', error }));
   }
 
-  private advance(offset: unknown): void {
-    if (isOffset(offset) && (this.offset === undefined || compareOffsets(offset, this.offset) > 0)) this.offset = offset;
-  }
-
   private scheduleRefresh(expiresAt: unknown): void {
     clearTimeout(this.refreshTimer);
     const token = this.opts.token;
@@ -222,7 +219,7 @@ export class NotifierClient {
     this.refreshTimer = setTimeout(async () => {
       try {
         const fresh = await token();
-        if (ws === this.ws && this.isOpen) this.send({ type: 'refresh', token: fresh });
+        if (fresh && ws === this.ws && this.isOpen) this.send({ type: 'refresh', token: fresh });
       } catch (error) {
         // Not retried: the edge closes with 4004 at expiry, and the reconnect calls token() again.
         if (!this.stopped) this.events.emit('error', { kind: 'token', error });

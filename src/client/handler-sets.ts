@@ -22,7 +22,8 @@ export type Handler = (n: Notification) => void;
 
 interface Entry {
   readonly sub: ClientSubscription;
-  readonly handlers: Set<Handler>;
+  /** One key per `add` (so one handler added twice is removed one at a time) → the handler. */
+  readonly handlers: Map<object, Handler>;
 }
 
 /** Checks a filter and its optional where; throws a TypeError on a wrong one. */
@@ -45,9 +46,9 @@ export class HandlerSets {
   add(sub: ClientSubscription, handler: Handler): { first: boolean; remove: () => boolean } {
     let entry = this.byId.get(sub.id);
     const first = entry === undefined;
-    if (!entry) this.byId.set(sub.id, (entry = { sub, handlers: new Set() }));
-    const own: Handler = (n) => handler(n);
-    entry.handlers.add(own);
+    if (!entry) this.byId.set(sub.id, (entry = { sub, handlers: new Map() }));
+    const own = {};
+    entry.handlers.set(own, handler);
     return {
       first,
       remove: () => {
@@ -68,12 +69,16 @@ export class HandlerSets {
     for (const [id, e] of this.byId) if (e.sub.filter === filter) this.byId.delete(id);
   }
 
+  /** Each handler once, even one given for several subscriptions that all match. */
   dispatch(n: Notification, onError: (error: unknown) => void): void {
     const keys = new Set(routingKeys(n));
+    const called = new Set<Handler>();
     for (const { sub, handlers } of this.byId.values()) {
       if (sub.filter !== ALL && !keys.has(sub.filter)) continue;
       if (sub.where && !sub.where.test(n)) continue;
-      for (const h of [...handlers]) {
+      for (const [own, h] of [...handlers]) {
+        if (called.has(h) || !handlers.has(own)) continue;
+        called.add(h);
         try {
           h(n);
         } catch (error) {

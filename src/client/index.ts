@@ -12,6 +12,7 @@ export type {
   Notification,
   NotifierClientOptions,
   ResetEvent,
+  ResumedEvent,
   SocketLike,
   SubscribeOptions,
   Subscription,

@@ -7,9 +7,10 @@
  */
 import type { NotifierClientOptions, SocketLike, WebSocketConstructor } from './types.js';
 
-/** Calls `token()` (it may throw or reject: the caller retries). */
+/** Calls `token()` (it may throw or reject: the caller retries); no token (undefined or '') offers no bearer entry. */
 export async function protocolsFor(token: NotifierClientOptions['token']): Promise<string[]> {
-  return token ? ['notifier.v1', 'bearer.' + (await token())] : ['notifier.v1'];
+  const t = token && (await token());
+  return t ? ['notifier.v1', 'bearer.' + t] : ['notifier.v1'];
 }
 
 /** Throws when there is no WebSocket constructor or it refuses the URL. */

@@ -21,8 +21,8 @@ export type WebSocketConstructor = new (url: string, protocols: string[]) => obj
 export interface NotifierClientOptions {
   /** `wss://host/ws` */
   url: string;
-  /** Called for every connect and every refresh, so a stale token is never reused. */
-  token?: () => string | Promise<string>;
+  /** Called for every connect and every refresh, so a stale token is never reused. Undefined or '': connect without one. */
+  token?: () => string | undefined | Promise<string | undefined>;
   /** Default: `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Full-jitter back-off: delay = random(0, min(maxMs, minMs · 2^attempt)). Default 500 ms, 20 s. */
@@ -73,8 +73,16 @@ export type ClientError =
   /** A subscription's handler threw. */
   | { kind: 'handler'; error: unknown };
 
+/** A resume succeeded: every missed notification was delivered; live ones follow. */
+export interface ResumedEvent {
+  epoch: string;
+  offset: string;
+  replayed: number;
+}
+
 export interface ClientEvents {
   state: (state: ClientState, info?: CloseInfo) => void;
+  resumed: (resumed: ResumedEvent) => void;
   reset: (reset: ResetEvent) => void;
   error: (error: ClientError) => void;
   welcome: (welcome: Welcome) => void;

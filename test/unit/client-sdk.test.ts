@@ -235,6 +235,33 @@ describe('subscriptions across reconnects', () => {
     expect(() => client.subscribe('all', { where: { status: { like: 'f%' } } as never }, () => {})).toThrow(TypeError);
   });
 
+  it('one handler given for several matching subscriptions runs once per notification; a resumed event is emitted', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { client } = start();
+    const resumed: unknown[] = [];
+    client.on('resumed', (r) => resumed.push(r));
+    const got: string[] = [];
+    const handler = (n: Notification) => got.push(n.offset ?? '');
+    client.subscribe('all', handler);
+    client.subscribe('entity_type:thing', handler);
+    client.subscribe('entity_type:thing', { where: { n: { exists: false } } }, handler);
+    await flush();
+    FakeSocket.last.open({ epoch: 'e1', offset: '100-0' });
+    FakeSocket.last.notify('101-0');
+    expect(got).toEqual(['101-0']);
+    FakeSocket.last.serverClose(1012);
+    await flush();
+    FakeSocket.last.open({ epoch: 'e1', offset: '101-0' });
+    FakeSocket.last.receive({ type: 'resumed', epoch: 'e1', offset: '101-0', replayed: 0 });
+    expect(resumed).toEqual([{ type: 'resumed', epoch: 'e1', offset: '101-0', replayed: 0 }]);
+  });
+
+  it("a token() that gives nothing offers no bearer entry", async () => {
+    start({ token: () => '' });
+    await flush();
+    expect(FakeSocket.last.protocols).toEqual(['notifier.v1']);
+  });
+
   it('never hands a handler a notification twice or out of order', async () => {
     const { client } = start();
     const got: string[] = [];
