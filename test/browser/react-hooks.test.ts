@@ -1,0 +1,153 @@
+/**
+ * The React hooks (`notifier/react`) in Chromium against a real edge: a small app
+ * (test/browser/react-app.tsx, in StrictMode) is bundled with react-dom by esbuild, served from
+ * its own origin, and pointed at an edge of a listener + edge pipeline. Outbox notifications show
+ * in useNotifications' list (newest first, `max` kept) and, for one entity only, in
+ * useEntityNotifications'; the connection state is rendered. Unmounting the lists unsubscribes
+ * (the edge's /stats `total_subscriptions` drops to 0), unmounting the provider closes the client
+ * (`connected_clients` 0), and a killed edge shows as `connecting`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCluster, startPipeline } from '../helpers/cluster.js';
+import { produce } from '../helpers/producer.js';
+import { eventually } from '../helpers/services.js';
+
+const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+/** The app bundled for the browser: react-dom's development build, so StrictMode runs each effect twice. */
+async function bundleApp(): Promise<string> {
+  const result = await build({
+    entryPoints: ['test/browser/react-app.tsx'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"development"' },
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** Serves the page and its bundle on a port of its own: the app's origin is not the edge's. */
+async function serveApp(bundle: string): Promise<{ origin: string; server: Server }> {
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>react hooks</title><div id="root"></div>' +
+    `<script type="module">import { mount } from './app.js'; mount(document.getElementById('root'), new URLSearchParams(location.search).get('ws'));</script>`;
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    else if (path === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { origin: `http://127.0.0.1:${port}`, server };
+}
+
+async function stats(http: string): Promise<Record<string, number>> {
+  return (await (await fetch(`${http}/stats`)).json()) as Record<string, number>;
+}
+
+/** Waits until the edge's /stats shows these values. */
+function statsShow(http: string, want: Record<string, number>): Promise<unknown> {
+  return eventually(
+    async () => {
+      const s = await stats(http);
+      if (Object.entries(want).some(([k, v]) => s[k] !== v)) throw new Error(JSON.stringify(s));
+      return true;
+    },
+    10_000,
+    `/stats to show ${JSON.stringify(want)}`,
+  );
+}
+
+async function entityIds(page: Page, list: string): Promise<(string | null)[]> {
+  return Promise.all((await page.locator(`#${list} li`).all()).map((li) => li.getAttribute('data-entity-id')));
+}
+
+describe('the React hooks in Chromium', () => {
+  it('render notifications from a real edge, unsubscribe on unmount and close the client with the provider', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
+          '(`.ci/run` installs it), or set CHROMIUM to a Chromium binary. No browser is downloaded.',
+      );
+    }
+    const app = await serveApp(await bundleApp());
+    cleanup.push(() => new Promise((r) => app.server.close(r)));
+    const cluster = await createCluster({ env: { NOTIFIER_ALLOWED_ORIGINS: app.origin } });
+    cleanup.push(() => cluster.stop());
+    const { edge } = await startPipeline(cluster);
+
+    const { page, pageErrors } = await openPage();
+    await page.goto(`${app.origin}/?ws=${encodeURIComponent(edge.url)}`);
+    await page.locator('#status[data-state="connected"]').waitFor();
+    await page.locator('#jobs-meta[data-state="connected"]').waitFor();
+    // StrictMode subscribed, unsubscribed and subscribed again: one connection, two filters.
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+
+    // Another entity type first: once the jobs show, it would have shown too.
+    await produce({ databaseUrl: cluster.db.url, count: 1, intervalMs: 0, entityType: 'other', channel: 'other_changed' });
+    await produce({ databaseUrl: cluster.db.url, count: 4, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
+    await page.locator('#jobs-meta[data-count="4"]').waitFor();
+    expect(await entityIds(page, 'jobs')).toEqual(['3', '2', '1']); // newest first, max 3
+    expect(await page.locator('#jobs-meta').getAttribute('data-latest')).toBe('3');
+    expect(await page.locator('#jobs li[data-type="other"]').count()).toBe(0);
+    expect(await entityIds(page, 'job')).toEqual(['2']);
+
+    // Unmounted: both subscriptions go, the connection stays.
+    await page.click('#toggle-lists');
+    await page.locator('#jobs').waitFor({ state: 'detached' });
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 0 });
+    // Mounted again: subscribed again, with an empty list.
+    await page.click('#toggle-lists');
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+    expect(await page.locator('#jobs-meta').getAttribute('data-count')).toBe('0');
+    await produce({ databaseUrl: cluster.db.url, count: 1, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
+    await page.locator('#jobs-meta[data-count="1"]').waitFor();
+    expect(await entityIds(page, 'jobs')).toEqual(['0']);
+
+    // The provider unmounted closes its client.
+    await page.click('#toggle-provider');
+    await page.locator('#status').waitFor({ state: 'detached' });
+    await statsShow(edge.http, { connected_clients: 0, total_subscriptions: 0 });
+    await page.click('#toggle-provider');
+    await page.locator('#status[data-state="connected"]').waitFor();
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+
+    // The edge gone: the state shows the client reconnecting.
+    await edge.proc.kill('SIGKILL');
+    await page.locator('#status[data-state="connecting"]').waitFor();
+    await page.locator('#jobs-meta[data-state="connecting"]').waitFor();
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
+  cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
+  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  cleanup.push(() => context.close());
+  context.setDefaultTimeout(10_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  return { page, pageErrors };
+}
