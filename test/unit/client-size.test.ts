@@ -1,5 +1,5 @@
 /**
- * The client SDK ships to browsers: bundled and minified (esbuild, from tsx's dependencies), it
+ * The client SDK ships to browsers: bundled and minified (esbuild, a devDependency), it
  * must stay within 4 KB gzipped, and bundle nothing but src/client/ and src/protocol/.
  */
 import { gzipSync } from 'node:zlib';
