@@ -2,11 +2,15 @@
  * The app the React hooks test bundles (esbuild) and renders in Chromium: a NotifierProvider in
  * StrictMode (effects run, are cleaned up, and run again), a status line, a list of
  * `entity_type:job` (useNotifications) and one job's notifications (useEntityNotifications).
- * Buttons unmount the lists, and the provider. Everything the test reads carries an id or data-*.
+ * Two of examples/react run here as written: useExecutionStream (rows kept from row_notify-style
+ * payloads) and WebSocketStatus. Buttons unmount the lists, and the provider. Everything the test
+ * reads carries an id or data-*.
  */
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { NotifierProvider, useConnectionState, useEntityNotifications, useNotifications, type Notification } from '../../src/react/index.js';
+import { useExecutionStream } from '../../examples/react/useExecutionStream.js';
+import { WebSocketStatus } from '../../examples/react/WebSocketStatus.js';
 
 function Items({ id, items }: { id: string; items: Notification[] }) {
   return (
@@ -37,6 +41,19 @@ function OneJob({ id }: { id: number }) {
   return <Items id="job" items={notifications} />;
 }
 
+function FailedExecutions() {
+  const { rows } = useExecutionStream([], { statuses: ['failed'] });
+  return (
+    <ul id="failed">
+      {rows.map((e) => (
+        <li key={e.id} data-entity-id={String(e.id)}>
+          {e.action} {e.status}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function Status() {
   const state = useConnectionState();
   return (
@@ -56,10 +73,12 @@ function App({ url }: { url: string }) {
       {provider && (
         <NotifierProvider options={{ url, reconnect: { minMs: 50, maxMs: 500 } }}>
           <Status />
+          <WebSocketStatus />
           {lists && (
             <>
               <Jobs />
               <OneJob id={2} />
+              <FailedExecutions />
             </>
           )}
         </NotifierProvider>

@@ -3,7 +3,9 @@
  * (test/browser/react-app.tsx, in StrictMode) is bundled with react-dom by esbuild, served from
  * its own origin, and pointed at an edge of a listener + edge pipeline. Outbox notifications show
  * in useNotifications' list (newest first, `max` kept) and, for one entity only, in
- * useEntityNotifications'; the connection state is rendered. Unmounting the lists unsubscribes
+ * useEntityNotifications'; the connection state is rendered. The examples' useExecutionStream keeps
+ * rows from row_notify-style payloads (in place, on top, removed) and WebSocketStatus shows a
+ * reconnect. Unmounting the lists unsubscribes
  * (the edge's /stats `total_subscriptions` drops to 0), unmounting the provider closes the client
  * (`connected_clients` 0), and a killed edge shows as `connecting`.
  */
@@ -96,8 +98,9 @@ describe('the React hooks in Chromium', () => {
     await page.goto(`${app.origin}/?ws=${encodeURIComponent(edge.url)}`);
     await page.locator('#status[data-state="connected"]').waitFor();
     await page.locator('#jobs-meta[data-state="connected"]').waitFor();
-    // StrictMode subscribed, unsubscribed and subscribed again: one connection, two filters.
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+    // StrictMode subscribed, unsubscribed and subscribed again: one connection, three filters.
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
+    expect(await page.locator('[role="status"]').count()).toBe(0); // WebSocketStatus hides while connected
 
     // Another entity type first: once the jobs show, it would have shown too.
     await produce({ databaseUrl: cluster.db.url, count: 1, intervalMs: 0, entityType: 'other', channel: 'other_changed' });
@@ -108,13 +111,28 @@ describe('the React hooks in Chromium', () => {
     expect(await page.locator('#jobs li[data-type="other"]').count()).toBe(0);
     expect(await entityIds(page, 'job')).toEqual(['2']);
 
+    // row_notify payloads: 1 is not failed yet, 2 fails, changes, and is deleted; then 1 fails.
+    const row = (operation: string, id: number, status: string, action = 'core.echo') =>
+      cluster.db.sql(`SELECT notifier.publish('execution_changed', $1::jsonb)`, [
+        JSON.stringify({ entity_type: 'execution', entity_id: id, operation, row: { id, action, status, updated: new Date().toISOString() } }),
+      ]);
+    await row('INSERT', 1, 'running');
+    await row('INSERT', 2, 'failed');
+    await row('UPDATE', 2, 'failed', 'core.retry');
+    await page.locator('#failed li', { hasText: 'core.retry' }).waitFor();
+    expect(await entityIds(page, 'failed')).toEqual(['2']); // updated in place; 1 not failed
+    await row('DELETE', 2, 'failed');
+    await row('UPDATE', 1, 'failed');
+    await page.locator('#failed li[data-entity-id="1"]').waitFor();
+    expect(await entityIds(page, 'failed')).toEqual(['1']);
+
     // Unmounted: both subscriptions go, the connection stays.
     await page.click('#toggle-lists');
     await page.locator('#jobs').waitFor({ state: 'detached' });
     await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 0 });
     // Mounted again: subscribed again, with an empty list.
     await page.click('#toggle-lists');
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
     expect(await page.locator('#jobs-meta').getAttribute('data-count')).toBe('0');
     await produce({ databaseUrl: cluster.db.url, count: 1, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
     await page.locator('#jobs-meta[data-count="1"]').waitFor();
@@ -126,12 +144,13 @@ describe('the React hooks in Chromium', () => {
     await statsShow(edge.http, { connected_clients: 0, total_subscriptions: 0 });
     await page.click('#toggle-provider');
     await page.locator('#status[data-state="connected"]').waitFor();
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 2 });
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
 
     // The edge gone: the state shows the client reconnecting.
     await edge.proc.kill('SIGKILL');
     await page.locator('#status[data-state="connecting"]').waitFor();
     await page.locator('#jobs-meta[data-state="connecting"]').waitFor();
+    await page.locator('[role="status"]', { hasText: 'Reconnecting' }).waitFor();
     expect(pageErrors).toEqual([]);
   });
 });
