@@ -25,10 +25,10 @@ function Items({ id, items }: { id: string; items: Notification[] }) {
 }
 
 function Jobs() {
-  const { notifications, count, state, latest } = useNotifications('entity_type:job', { max: 3 });
+  const { notifications, count, state, latest, reset } = useNotifications('entity_type:job', { max: 3 });
   return (
     <section>
-      <p id="jobs-meta" data-count={count} data-state={state} data-latest={latest ? String(latest.entity_id) : ''}>
+      <p id="jobs-meta" data-count={count} data-state={state} data-latest={latest ? String(latest.entity_id) : ''} data-reset={reset?.reason ?? ''}>
         {count} jobs, {state}
       </p>
       <Items id="jobs" items={notifications} />

@@ -7,7 +7,8 @@
  * rows from row_notify-style payloads (in place, on top, removed) and WebSocketStatus shows a
  * reconnect. Unmounting the lists unsubscribes
  * (the edge's /stats `total_subscriptions` drops to 0), unmounting the provider closes the client
- * (`connected_clients` 0), and a killed edge shows as `connecting`.
+ * (`connected_clients` 0), and a killed edge shows as `connecting`. An edge back on the same port
+ * after the stream was trimmed past the client's offset: the hook's `reset` says `expired`.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -16,7 +17,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCluster, startPipeline } from '../helpers/cluster.js';
+import { createServer as createTcpServer } from 'node:net';
+import { createCluster, waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 import { produce } from '../helpers/producer.js';
 import { eventually } from '../helpers/services.js';
 
@@ -59,6 +61,17 @@ async function serveApp(bundle: string): Promise<{ origin: string; server: Serve
   return { origin: `http://127.0.0.1:${port}`, server };
 }
 
+/** A port free now: the edge comes back on the same one, where the client reconnects. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createTcpServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
 async function stats(http: string): Promise<Record<string, number>> {
   return (await (await fetch(`${http}/stats`)).json()) as Record<string, number>;
 }
@@ -81,7 +94,7 @@ async function entityIds(page: Page, list: string): Promise<(string | null)[]> {
 }
 
 describe('the React hooks in Chromium', () => {
-  it('render notifications from a real edge, unsubscribe on unmount and close the client with the provider', async () => {
+  it('render notifications from a real edge, unsubscribe on unmount, close the client with the provider, and report a reset', async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(
         `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
@@ -90,9 +103,18 @@ describe('the React hooks in Chromium', () => {
     }
     const app = await serveApp(await bundleApp());
     cleanup.push(() => new Promise((r) => app.server.close(r)));
-    const cluster = await createCluster({ env: { NOTIFIER_ALLOWED_ORIGINS: app.origin } });
+    // The smallest stream retention, so that the 1,500 notifications sent while the edge is down trim past the client.
+    const cluster = await createCluster({ env: { NOTIFIER_ALLOWED_ORIGINS: app.origin, NOTIFIER_STREAM_RETENTION: '1000' } });
     cleanup.push(() => cluster.stop());
-    const { edge } = await startPipeline(cluster);
+    await cluster.startListener().waitForEvent('leader:listen:success');
+    const port = await freePort();
+    const startEdge = async () => {
+      const edge = await cluster.startEdge({ PORT: String(port), NOTIFIER_DRAIN_SECONDS: '0' });
+      await waitReady(edge.http);
+      await waitLeaderSeen(edge.http);
+      return edge;
+    };
+    const edge = await startEdge();
 
     const { page, pageErrors } = await openPage();
     await page.goto(`${app.origin}/?ws=${encodeURIComponent(edge.url)}`);
@@ -126,7 +148,7 @@ describe('the React hooks in Chromium', () => {
     await page.locator('#failed li[data-entity-id="1"]').waitFor();
     expect(await entityIds(page, 'failed')).toEqual(['1']);
 
-    // Unmounted: both subscriptions go, the connection stays.
+    // Unmounted: the subscriptions go, the connection stays.
     await page.click('#toggle-lists');
     await page.locator('#jobs').waitFor({ state: 'detached' });
     await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 0 });
@@ -151,6 +173,16 @@ describe('the React hooks in Chromium', () => {
     await page.locator('#status[data-state="connecting"]').waitFor();
     await page.locator('#jobs-meta[data-state="connecting"]').waitFor();
     await page.locator('[role="status"]', { hasText: 'Reconnecting' }).waitFor();
+
+    // Sent while no edge runs, past the retention: the client resumes on the edge back on its port, and gets `reset`.
+    await cluster.db.sql(`SELECT notifier.publish('bulk_changed', jsonb_build_object('entity_type', 'bulk', 'entity_id', g)) FROM generate_series(1, 1500) g`);
+    const back = await startEdge();
+    await page.locator('#jobs-meta[data-reset="expired"]').waitFor();
+    await page.locator('#status[data-state="connected"]').waitFor();
+    await statsShow(back.http, { connected_clients: 1, total_subscriptions: 3 });
+    await produce({ databaseUrl: cluster.db.url, count: 2, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
+    await page.locator('#jobs-meta[data-count="2"]').waitFor(); // mounted afresh with the provider
+    expect(await entityIds(page, 'jobs')).toEqual(['1', '0']);
     expect(pageErrors).toEqual([]);
   });
 });
