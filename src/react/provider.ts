@@ -6,7 +6,7 @@
  *
  * Imports: client/ and react only.
  */
-import { createContext, createElement, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, useRef, useState, type ReactElement, type ReactNode } from 'react';
 import { NotifierClient } from '../client/client.js';
 import type { NotifierClientOptions } from '../client/types.js';
 
@@ -22,7 +22,7 @@ export type NotifierProviderProps =
       children?: ReactNode;
     };
 
-export function NotifierProvider(props: NotifierProviderProps): ReactNode {
+export function NotifierProvider(props: NotifierProviderProps): ReactElement {
   const given = props.client;
   const options = props.options;
   // The newest options, so that a client created earlier still calls the newest `token` function.
