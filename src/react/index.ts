@@ -14,7 +14,6 @@ export {
   type NotificationsResult,
   type UseEntityNotificationsOptions,
   type UseNotificationsOptions,
-  type Where,
 } from './use-notifications.js';
-export type { ClientState, Notification, NotifierClientOptions, ResetEvent } from '../client/types.js';
+export type { ClientState, Notification, NotifierClientOptions, ResetEvent, Where } from '../client/types.js';
 export { NotifierClient } from '../client/client.js';

@@ -8,19 +8,16 @@
  * Imports: client/ and react only.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ClientError, ClientState, Notification, ResetEvent } from '../client/types.js';
+import type { ClientError, ClientState, Notification, ResetEvent, Where } from '../client/types.js';
 import { useConnectionState } from './use-connection-state.js';
 import { useNotifierClient } from './provider.js';
-
-/** Server-side payload predicates, e.g. `{ "status": { "in": ["failed", "timeout"] } }` (README: "Payload predicates"). */
-export type Where = Record<string, Record<string, unknown>>;
 
 export interface UseNotificationsOptions {
   /** `false`: not subscribed (e.g. until the id to watch is known). Default `true`. */
   enabled?: boolean;
   /** How many notifications `notifications` keeps, newest first. Default 50; 0 keeps none (`latest`, `count` and `onNotification` still see each). */
   max?: number;
-  /** Only notifications whose payload matches, decided by the edge. Compared by value: a new but equal object does not resubscribe. */
+  /** Only notifications for which it holds, decided by the edge (README: "Payload predicates"). Compared by value: a new but equal object does not resubscribe. */
   where?: Where;
   /** Called for each notification, in order. The newest function passed is called; changing it does not resubscribe. */
   onNotification?: (notification: Notification) => void;
@@ -28,8 +25,8 @@ export interface UseNotificationsOptions {
   onReset?: (reset: ResetEvent) => void;
 }
 
-/** A filter the client refused (`invalid_filter`, before sending) or the edge refused (`forbidden`, the token does not allow it). */
-export type FilterError = Extract<ClientError, { kind: 'forbidden' }> | { kind: 'invalid_filter'; filter: string; message: string };
+/** A subscription the client refused (`invalid`: the filter or `where`, before sending) or the edge refused (`forbidden`: the token does not allow the filter). */
+export type FilterError = Extract<ClientError, { kind: 'forbidden' }> | { kind: 'invalid'; filter: string; message: string };
 
 export interface NotificationsResult {
   /** The newest `max` notifications, newest first. */
@@ -83,11 +80,10 @@ export function useNotifications(filter: string | null | undefined, options: Use
     });
     let unsubscribe = () => {};
     try {
-      // SWITCH (`where`, until the client's overload lands this line ignores it) to: const sub = client.subscribe(filter, { where: whereKey === undefined ? undefined : (JSON.parse(whereKey) as Where) }, handler);
-      const sub = client.subscribe(filter, handler);
+      const sub = client.subscribe(filter, whereKey === undefined ? {} : { where: JSON.parse(whereKey) as Where }, handler);
       unsubscribe = () => sub.unsubscribe();
     } catch (e) {
-      setError({ kind: 'invalid_filter', filter, message: e instanceof Error ? e.message : String(e) });
+      setError({ kind: 'invalid', filter, message: e instanceof Error ? e.message : String(e) });
     }
     return () => {
       unsubscribe();

@@ -73,7 +73,7 @@ describe('the live page on an edge, in Chromium', () => {
 
     // Every one exactly once, newest first; no reset.
     await expect.poll(() => page.locator('#notes li.note').count()).toBe(10);
-    const ids = await page.locator('#notes li.note').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-entity-id'))));
+    const ids = await Promise.all((await page.locator('#notes li.note').all()).map(async (li) => Number(await li.getAttribute('data-entity-id'))));
     expect(ids).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     await expect.poll(() => page.textContent('#c-notifications')).toBe('10');
     expect(await page.textContent('#c-reconnects')).toBe('1');

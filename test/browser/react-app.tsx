@@ -1,7 +1,8 @@
 /**
  * The app the React hooks test bundles (esbuild) and renders in Chromium: a NotifierProvider in
  * StrictMode (effects run, are cleaned up, and run again), a status line, a list of
- * `entity_type:job` (useNotifications) and one job's notifications (useEntityNotifications).
+ * `entity_type:job` (useNotifications), the same filter with a `where`, and one job's
+ * notifications (useEntityNotifications).
  * Two of examples/react run here as written: useExecutionStream (rows kept from row_notify-style
  * payloads) and WebSocketStatus. Buttons unmount the lists, and the provider. Everything the test
  * reads carries an id or data-*.
@@ -34,6 +35,11 @@ function Jobs() {
       <Items id="jobs" items={notifications} />
     </section>
   );
+}
+
+function JobOne() {
+  const { notifications } = useNotifications('entity_type:job', { where: { entity_id: { in: [1] } } });
+  return <Items id="job-where" items={notifications} />;
 }
 
 function OneJob({ id }: { id: number }) {
@@ -78,6 +84,7 @@ function App({ url }: { url: string }) {
             <>
               <Jobs />
               <OneJob id={2} />
+              <JobOne />
               <FailedExecutions />
             </>
           )}

@@ -3,7 +3,8 @@
  * (test/browser/react-app.tsx, in StrictMode) is bundled with react-dom by esbuild, served from
  * its own origin, and pointed at an edge of a listener + edge pipeline. Outbox notifications show
  * in useNotifications' list (newest first, `max` kept) and, for one entity only, in
- * useEntityNotifications'; the connection state is rendered. The examples' useExecutionStream keeps
+ * useEntityNotifications', and with a `where` only those it holds for; the connection state is
+ * rendered. The examples' useExecutionStream keeps
  * rows from row_notify-style payloads (in place, on top, removed) and WebSocketStatus shows a
  * reconnect. Unmounting the lists unsubscribes
  * (the edge's /stats `total_subscriptions` drops to 0), unmounting the provider closes the client
@@ -120,8 +121,9 @@ describe('the React hooks in Chromium', () => {
     await page.goto(`${app.origin}/?ws=${encodeURIComponent(edge.url)}`);
     await page.locator('#status[data-state="connected"]').waitFor();
     await page.locator('#jobs-meta[data-state="connected"]').waitFor();
-    // StrictMode subscribed, unsubscribed and subscribed again: one connection, three filters.
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
+    // StrictMode subscribed, unsubscribed and subscribed again: one connection, four subscriptions
+    // (entity_type:job twice, with and without a where, are two).
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 4 });
     expect(await page.locator('[role="status"]').count()).toBe(0); // WebSocketStatus hides while connected
 
     // Another entity type first: once the jobs show, it would have shown too.
@@ -132,6 +134,7 @@ describe('the React hooks in Chromium', () => {
     expect(await page.locator('#jobs-meta').getAttribute('data-latest')).toBe('3');
     expect(await page.locator('#jobs li[data-type="other"]').count()).toBe(0);
     expect(await entityIds(page, 'job')).toEqual(['2']);
+    expect(await entityIds(page, 'job-where')).toEqual(['1']);
 
     // row_notify payloads: 1 is not failed yet, 2 fails, changes, and is deleted; then 1 fails.
     const row = (operation: string, id: number, status: string, action = 'core.echo') =>
@@ -154,7 +157,7 @@ describe('the React hooks in Chromium', () => {
     await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 0 });
     // Mounted again: subscribed again, with an empty list.
     await page.click('#toggle-lists');
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 4 });
     expect(await page.locator('#jobs-meta').getAttribute('data-count')).toBe('0');
     await produce({ databaseUrl: cluster.db.url, count: 1, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
     await page.locator('#jobs-meta[data-count="1"]').waitFor();
@@ -166,7 +169,7 @@ describe('the React hooks in Chromium', () => {
     await statsShow(edge.http, { connected_clients: 0, total_subscriptions: 0 });
     await page.click('#toggle-provider');
     await page.locator('#status[data-state="connected"]').waitFor();
-    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 3 });
+    await statsShow(edge.http, { connected_clients: 1, total_subscriptions: 4 });
 
     // The edge gone: the state shows the client reconnecting.
     await edge.proc.kill('SIGKILL');
@@ -179,7 +182,7 @@ describe('the React hooks in Chromium', () => {
     const back = await startEdge();
     await page.locator('#jobs-meta[data-reset="expired"]').waitFor();
     await page.locator('#status[data-state="connected"]').waitFor();
-    await statsShow(back.http, { connected_clients: 1, total_subscriptions: 3 });
+    await statsShow(back.http, { connected_clients: 1, total_subscriptions: 4 });
     await produce({ databaseUrl: cluster.db.url, count: 2, intervalMs: 0, entityType: 'job', channel: 'job_changed' });
     await page.locator('#jobs-meta[data-count="2"]').waitFor(); // mounted afresh with the provider
     expect(await entityIds(page, 'jobs')).toEqual(['1', '0']);
