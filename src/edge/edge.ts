@@ -1,5 +1,6 @@
 /**
- * The edge role: a uWebSockets.js server that fans bus notifications out to WebSocket clients.
+ * The edge role: a uWebSockets.js server that fans bus notifications out to WebSocket and
+ * Server-Sent Events clients.
  * This file only wires the parts together; each has one job:
  *
  *   bus-feed.ts        the bus as an ordered, gap-free feed (heartbeat-watch.ts: is it alive?)
@@ -7,10 +8,11 @@
  *   history-reads.ts   history for replays: recent copy (recent-history.ts), else the bus
  *   admission.ts       may a new connection open? (origin, rate, draining, starting, capacity, per IP, per user)
  *   ws-transport.ts    GET /ws: uWS route and socket events; the Transport over uWS sockets
+ *   sse-route.ts       GET /sse: checks, then a stream (sse-connections.ts: its Transport and fan-out)
  *   session.ts         one connection's requests and limits, transport-neutral (transport.ts)
  *   subscriptions.ts   filters ↔ routing topics (filter-index.ts) and their counts
  *   resume.ts          resume: replay (replay.ts) then live, or reset
- *   lifecycle.ts       slow-consumer sweep, resync, graceful drain (drain-schedule.ts)
+ *   lifecycle.ts       slow-consumer sweep, resync, graceful drain (drain-schedule.ts), both transports
  *   http-routes.ts     /health, /ready, /stats, /metrics, the live routes, 404
  *
  * May import the bus contract, config and observability types, and the edge's modules.
@@ -33,9 +35,14 @@ import { Resumes } from './resume.js';
 import { ScopedIndexes } from './scoped-indexes.js';
 import type { SendFn } from './send-endpoint.js';
 import { Sessions } from './session.js';
+import { SseConnections, type SseConn } from './sse-connections.js';
+import { addSseRoute } from './sse-route.js';
 import { Subscriptions } from './subscriptions.js';
 import { listenExclusive, loadUws, type Uws } from './uws.js';
 import { WsConnections, addWebSocketRoute, type WsConn } from './ws-transport.js';
+
+/** Between two heartbeat comments on every SSE stream: well under proxies' idle timeouts (HAProxy's is 60 s here). */
+const SSE_HEARTBEAT_MS = 15_000;
 
 export interface EdgeOptions {
   config: Config;
@@ -57,6 +64,8 @@ export interface EdgeOptions {
    * parts' (`start`: this edge's and the listener's). Absent: this edge's own (isReady).
    */
   ready?: () => boolean;
+  /** Tests only: the SSE heartbeat interval (SSE_HEARTBEAT_MS). */
+  sseHeartbeatMs?: number;
 }
 
 export class Edge {
@@ -66,8 +75,9 @@ export class Edge {
   private readonly indexes = new ScopedIndexes();
   private readonly subscriptions: Subscriptions;
   private readonly connections = new WsConnections();
+  private readonly sse: SseConnections;
   private readonly feed: BusFeed;
-  private readonly lifecycle: Lifecycle<WsConn>;
+  private readonly lifecycle: Lifecycle;
   private readonly resumes: Resumes;
   private listenSocket: Uws.us_listen_socket | undefined;
   private boundPort = 0;
@@ -87,7 +97,12 @@ export class Edge {
     this.metricsApp = config.metricsPort === undefined ? undefined : uws.App();
     const history = new HistoryReads(bus, metrics, config.replayCacheBytes);
     const scopes = new NotificationScopes(config.scopeFields);
-    const delivery = new Delivery({ publisher: this.app, indexes: this.indexes, scopes, history, metrics, channels: config.channels });
+    this.sse = new SseConnections({
+      epoch: () => this.feed.epoch,
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      heartbeatMs: opts.sseHeartbeatMs ?? SSE_HEARTBEAT_MS,
+    });
+    const delivery = new Delivery({ publisher: this.app, fanout: this.sse, indexes: this.indexes, scopes, history, metrics, channels: config.channels });
     this.feed = new BusFeed({ bus, config, logger, metrics, deliver: (n) => delivery.deliver(n), resync: () => this.lifecycle.resync() });
     this.subscriptions = new Subscriptions(this.indexes, metrics, config.maxSubscriptions);
     const resumes = (this.resumes = new Resumes({
@@ -115,18 +130,25 @@ export class Edge {
       },
     });
     this.lifecycle = new Lifecycle({
-      connections: this.connections,
+      groups: [
+        { connections: this.connections, describe: (ws: WsConn) => sessions.clientId(ws.getUserData()) },
+        { connections: this.sse, describe: (c: SseConn) => sessions.clientId(c.state) },
+      ],
       config,
       metrics,
       logger,
-      describe: (ws) => sessions.clientId(ws.getUserData()),
       expiryGraceMs: config.jwtClockToleranceSeconds * 1000,
     });
     const admission = new Admission(config, metrics, {
       draining: () => this.lifecycle.draining,
       positionKnown: () => this.feed.lastOffset !== '',
-      connections: () => this.connections.size,
+      connections: () => this.connections.size + this.sse.size,
     });
+    const address = clientAddress({ trustedProxies: config.trustedProxies, tracked: Admission.tracksAddresses(config) });
+    const onAuthFailure = (reason: string, detail: string) => {
+      metrics.authFailures.inc({ reason });
+      logger.debug({ event: 'edge:auth:refused', reason, detail }, 'connection refused: token not accepted');
+    };
     addWebSocketRoute(this.app, {
       uws,
       config,
@@ -134,13 +156,11 @@ export class Edge {
       admission,
       sessions,
       connections: this.connections,
-      clientAddress: clientAddress({ trustedProxies: config.trustedProxies, tracked: Admission.tracksAddresses(config) }),
+      clientAddress: address,
       authenticator,
-      onAuthFailure: (reason, detail) => {
-        metrics.authFailures.inc({ reason });
-        logger.debug({ event: 'edge:auth:refused', reason, detail }, 'upgrade refused: token not accepted');
-      },
+      onAuthFailure,
     });
+    addSseRoute(this.app, { metrics, admission, sessions, connections: this.sse, clientAddress: address, authenticator, onAuthFailure });
     addHttpRoutes(this.app, {
       config,
       logger,
@@ -159,7 +179,7 @@ export class Edge {
       livePage: opts.livePage ?? false,
       send: opts.send,
       sendLoopbackOnly: opts.sendLoopbackOnly ?? false,
-      otherPaths: ['/ws'],
+      otherPaths: ['/ws', '/sse'],
       metricsApp: this.metricsApp,
     });
   }
@@ -231,11 +251,13 @@ export class Edge {
     this.closeListenSockets();
     // Nothing ran in between: readiness turns false in the same turn as the listen socket closes.
     await this.lifecycle.drain();
+    this.sse.stop();
   }
 
   stats(): Record<string, unknown> {
     return {
-      connected_clients: this.connections.size,
+      connected_clients: this.connections.size + this.sse.size,
+      connections: { ws: this.connections.size, sse: this.sse.size },
       total_subscriptions: this.subscriptions.count,
       filter_sets: this.indexes.size,
       replays_running: this.resumes.replays.running,

@@ -220,7 +220,7 @@ describe('turning the features off and on', () => {
     expect((await fetch(`${http}/sdk/client/index.js`)).status).toBe(404);
     const res = await post(http, { channel: 'c', payload: {} });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(['/ws', '/health', '/ready', '/stats', '/metrics']);
+    expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(['/ws', '/sse', '/health', '/ready', '/stats', '/metrics']);
   });
 
   it('an edge with NOTIFIER_LIVE_PAGE=1 serves the page, and says sending is off', async () => {
