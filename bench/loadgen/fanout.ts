@@ -40,7 +40,23 @@ export interface FanoutOptions {
    * reaches connections / groups clients (the same shape as scoped tenants, through filters).
    */
   groups?: number;
+  /**
+   * Notification seq carries `bucket` seq % buckets (payload predicates). With filters
+   * { kind: 'where', variant: 'selective' } a notification reaches the clients of its bucket only.
+   */
+  buckets?: number;
+  /** After the run, check every client's count of deliveries against what it should have got. */
+  checkCounts?: boolean;
   log: (m: string) => void;
+}
+
+/** Every client's deliveries against what it should have received (FanoutOptions.checkCounts). */
+export interface CountCheck {
+  clients: number;
+  /** Clients whose count differs from their expected one. */
+  wrong: number;
+  /** Up to 3 of them: index, got, expected. */
+  examples: string[];
 }
 
 export interface FanoutResult {
@@ -60,6 +76,7 @@ export interface FanoutResult {
   delivered: number;
   expected: number;
   closed: Record<string, number>;
+  countCheck?: CountCheck;
 }
 
 /** Opens the clients on a subject and logs how it went; fails (with them closed) if none connected. */
@@ -90,8 +107,9 @@ export async function openClients(
 export async function measureFanout(subject: Subject, o: FanoutOptions): Promise<FanoutResult> {
   const { load, ready } = await openClients(subject, o);
   try {
-    // Recipients per notification: everyone, one, or one tenant's / group's share.
-    const split = o.scoped === true ? o.tenants : o.groups;
+    // Recipients per notification: everyone, one, or one tenant's / group's / bucket's share.
+    const selectiveWhere = o.filters.kind === 'where' && o.filters.variant === 'selective';
+    const split = o.scoped === true ? o.tenants : selectiveWhere ? o.buckets : o.groups;
     const perItem = split !== undefined ? ready / split : o.pattern === 'broadcast' ? ready : 1;
     const received = o.pattern === 'broadcast' && split === undefined ? () => load.progress() : () => load.totalProgress() / perItem;
     const driver = maxRate(subject, {
@@ -101,6 +119,7 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
       maxBatch: o.maxBatch,
       userOf: o.groups !== undefined ? (seq) => seq % (o.groups as number) : o.pattern === 'selective' || o.perUser === true ? (seq) => seq % ready : undefined,
       tenantOf: o.tenants !== undefined ? (seq) => `t${seq % (o.tenants as number)}` : undefined,
+      bucketOf: o.buckets !== undefined ? (seq) => seq % (o.buckets as number) : undefined,
     });
     await sleep(o.warmupMs);
     const roles = { ...subject.processes(), 'load generator': load.pids };
@@ -123,6 +142,15 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
       idle = next.frames > last.frames ? 0 : idle + 200;
       last = next;
     }
+    let countCheck: CountCheck | undefined;
+    if (o.checkCounts === true) {
+      // Client i of a selective where gets the seqs of its bucket i % buckets among 0 … sent - 1.
+      const buckets = o.buckets ?? 1;
+      const want = (i: number) => (selectiveWhere ? Math.max(0, Math.ceil((sent - (i % buckets)) / buckets)) : sent);
+      const counts = (await load.report(false, true)).counts ?? [];
+      const wrong = counts.filter(([i, got]) => got !== want(i));
+      countCheck = { clients: counts.length, wrong: wrong.length, examples: wrong.slice(0, 3).map(([i, got]) => `client ${i}: ${got} of ${want(i)}`) };
+    }
     const secs = (t1 - t0) / 1000;
     const deliveries = (r1.frames - r0.frames) / secs;
     const lat = sortedCopy(r1.samples.map((s) => s[0]));
@@ -139,6 +167,7 @@ export async function measureFanout(subject: Subject, o: FanoutOptions): Promise
       delivered: last.frames,
       expected,
       closed: last.closed,
+      ...(countCheck && { countCheck }),
     };
   } finally {
     await load.close();

@@ -8,8 +8,10 @@ import type { ClientAuth } from './tokens.js';
  *   (raw uWS, ws + ioredis).
  * - socketio: Engine.IO 4 over WebSocket with `topics=a,b` in the query (socketio.ts): wait for
  *   the open packet, send `40`, ready at the `40{…}` reply; only `42[…]` frames count.
+ * - sse: notifier's Server-Sent Events (`GET <path>?filter=…&token=…`, sse-client.ts): ready at
+ *   the 200 answer's headers; only events with an `id:` (notifications) count.
  */
-export type LoadMode = 'notifier' | 'raw' | 'socketio';
+export type LoadMode = 'notifier' | 'raw' | 'socketio' | 'sse';
 
 /** The filters of connection `i` (its index across every worker of one run). */
 export type FilterSpec =
@@ -23,7 +25,14 @@ export type FilterSpec =
    */
   | { kind: 'many'; count: number; length: number }
   /** `user:<i % groups>`: `groups` sets of connections, each reached by the notifications of its user id. */
-  | { kind: 'group'; groups: number };
+  | { kind: 'group'; groups: number }
+  /**
+   * `all` narrowed by one of `predicates` distinct payload predicates: connection i has predicate
+   * k = i % predicates. equal: `{"seq":{"gte":-(k+1)}}`, true for every notification (the same
+   * recipients as `all`, through `predicates` topics); selective: `{"bucket":{"eq":k}}`, matching
+   * the notifications whose payload carries bucket k (seq % predicates).
+   */
+  | { kind: 'where'; predicates: number; variant: 'equal' | 'selective' };
 
 export interface OpenSpec {
   host: string;
@@ -52,7 +61,8 @@ export interface OpenSpec {
 
 export type ToWorker =
   | { t: 'open'; spec: OpenSpec }
-  | { t: 'report'; id: number; drain: boolean }
+  /** counts: also each connection's frames (index → frames), for a check of who got what. */
+  | { t: 'report'; id: number; drain: boolean; counts?: boolean }
   | { t: 'exit' };
 
 export interface WorkerReport {
@@ -67,6 +77,8 @@ export interface WorkerReport {
   samplesDropped: number;
   /** Frames on sampled connections whose `sent_at` could not be read. */
   unparsed: number;
+  /** [connection index, data frames] of every connection that became ready, when asked for. */
+  counts?: [number, number][];
 }
 
 export type FromWorker =
@@ -85,7 +97,16 @@ export function filtersFor(spec: FilterSpec, i: number): string[] {
       return [`user:${i % spec.groups}`];
     case 'many':
       return Array.from({ length: spec.count }, (_v, j) => `entity:doc:${i}-${j}-`.padEnd(spec.length, 'x'));
+    case 'where':
+      return ['all'];
   }
+}
+
+/** The `where` of connection i's subscriptions (undefined: none). */
+export function whereFor(spec: FilterSpec, i: number): unknown {
+  if (spec.kind !== 'where') return undefined;
+  const k = i % spec.predicates;
+  return spec.variant === 'equal' ? { seq: { gte: -(k + 1) } } : { bucket: { eq: k } };
 }
 
 /** Whether connection i is sampled for latency. */

@@ -193,8 +193,11 @@ export class LoadGen {
     for (const w of waiters) w();
   }
 
-  /** Counts from every worker (exact, not the 10 ms progress); `drain` clears the latency samples. */
-  report(drain = false): Promise<LoadReport> {
+  /**
+   * Counts from every worker (exact, not the 10 ms progress); `drain` clears the latency samples;
+   * `counts` adds each connection's frames.
+   */
+  report(drain = false, counts = false): Promise<LoadReport> {
     const id = ++this.reportSeq;
     const live = this.workers.filter((w) => w.child.connected);
     return new Promise((resolve, reject) => {
@@ -210,7 +213,7 @@ export class LoadGen {
           resolve(r);
         },
       });
-      for (const w of live) this.post(w, { t: 'report', id, drain });
+      for (const w of live) this.post(w, { t: 'report', id, drain, ...(counts && { counts }) });
     });
   }
 
@@ -229,6 +232,7 @@ export class LoadGen {
       samples: pending.parts.flatMap((p) => p.samples),
       samplesDropped: pending.parts.reduce((s, p) => s + p.samplesDropped, 0),
       unparsed: pending.parts.reduce((s, p) => s + p.unparsed, 0),
+      ...(pending.parts.some((p) => p.counts) && { counts: pending.parts.flatMap((p) => p.counts ?? []) }),
     });
   }
 

@@ -60,6 +60,8 @@ export interface MaxRateOptions {
   userOf?: (seq: number) => number | null;
   /** `tenant_id` of notification seq (absent: none). */
   tenantOf?: ((seq: number) => string) | undefined;
+  /** `bucket` of notification seq (absent: none). */
+  bucketOf?: ((seq: number) => number) | undefined;
   firstSeq?: number;
 }
 
@@ -76,7 +78,9 @@ export function maxRate(subject: Subject, o: MaxRateOptions): MaxRateDriver {
       }
       const sentAt = monoMs();
       const items: BenchItem[] = [];
-      for (let k = 0; k < room; k++, seq++) items.push({ seq, userId: o.userOf?.(seq) ?? null, sentAt, ...(o.tenantOf && { tenant: o.tenantOf(seq) }) });
+      for (let k = 0; k < room; k++, seq++) {
+        items.push({ seq, userId: o.userOf?.(seq) ?? null, sentAt, ...(o.tenantOf && { tenant: o.tenantOf(seq) }), ...(o.bucketOf && { bucket: o.bucketOf(seq) }) });
+      }
       await subject.send(items);
       sent += items.length;
     }

@@ -56,6 +56,7 @@ export function claimFor(spec: FilterSpec, i: number, tenants: number | undefine
   let filters: string[];
   switch (spec.kind) {
     case 'all':
+    case 'where':
       filters = ['all'];
       break;
     case 'user':

@@ -7,9 +7,10 @@
  */
 import net from 'node:net';
 import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, clientFrame, envelopeTime, monoMs, sentAt, textFrame, upgradeRequest, type FrameSink } from './frames.js';
-import { filtersFor, indicesOf, isSampled, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
+import { filtersFor, indicesOf, isSampled, whereFor, type FromWorker, type OpenSpec, type ToWorker, type WorkerReport } from './messages.js';
 import { CONNECT_MAIN, PONG, sioPacket, socketIoQuery } from './socketio.js';
 import { inLanes } from './lanes.js';
+import { SseConn, type SseHooks } from './sse-client.js';
 import { bearerHeader, mintTokens } from './tokens.js';
 
 const SHARED = Buffer.allocUnsafe(256 * 1024);
@@ -21,7 +22,8 @@ const closed: Record<string, number> = {};
 let samples: [number, number, number][] = [];
 let samplesDropped = 0;
 let unparsed = 0;
-const conns: Conn[] = [];
+/** Every connection opened, with its index (for per-connection counts). */
+const conns: { index: number; conn: { frames: number; readyOnce: boolean } }[] = [];
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
@@ -43,6 +45,8 @@ function upgradePath(spec: OpenSpec, filters: string[]): string {
       return `${spec.path}?topics=${encodeURIComponent(filters.join(','))}`;
     case 'socketio':
       return `${spec.path}${socketIoQuery(filters)}`;
+    case 'sse':
+      throw new Error('SSE connections are SseConn');
   }
 }
 
@@ -59,6 +63,9 @@ function delivered(sampled: boolean, payload: Buffer | undefined): void {
 
 class Conn implements FrameSink {
   state = State.Handshake;
+  /** Data frames received once ready; whether it ever was ready. */
+  frames = 0;
+  readyOnce = false;
   private hs = '';
   protected readonly reader: FrameReader;
   /** Whether the reader keeps the payloads of frames once ready (sampled, or Socket.IO). */
@@ -75,6 +82,8 @@ class Conn implements FrameSink {
     done: (err?: string) => void,
     /** Its token (`Authorization: Bearer`), for an edge with NOTIFIER_AUTH=jwt. */
     token?: string,
+    /** The `where` of each of its subscriptions (notifier only). */
+    private readonly where?: unknown,
   ) {
     this.settle = done;
     // welcome + one ack per filter (notifier), or the raw server's one ready frame.
@@ -112,7 +121,7 @@ class Conn implements FrameSink {
       this.hs = '';
       this.state = State.Subscribing;
       if (this.spec.mode === 'notifier') {
-        for (const f of this.filters) this.sock.write(textFrame(JSON.stringify({ type: 'subscribe', filter: f })));
+        for (const f of this.filters) this.sock.write(textFrame(JSON.stringify({ type: 'subscribe', filter: f, ...(this.where !== undefined && { where: this.where }) })));
       }
       if (chunk.length === 0) return true;
     }
@@ -132,11 +141,13 @@ class Conn implements FrameSink {
       if (--this.awaiting === 0) this.ready();
       return;
     }
+    this.frames++;
     delivered(this.sampled, payload);
   }
 
   protected ready(): void {
     this.state = State.Ready;
+    this.readyOnce = true;
     this.reader.collect = this.keep;
     openConns++;
     this.settle?.();
@@ -176,7 +187,10 @@ class SocketIoConn extends Conn {
     if (!payload || this.state === State.Closed) return;
     switch (sioPacket(payload)) {
       case 'event':
-        if (this.state === State.Ready) delivered(this.sampled, payload);
+        if (this.state === State.Ready) {
+          this.frames++;
+          delivered(this.sampled, payload);
+        }
         break;
       case 'ping':
         this.sock.write(PONG);
@@ -196,10 +210,20 @@ class SocketIoConn extends Conn {
   }
 }
 
+/** The worker's counters, for SSE connections. */
+const sseHooks: SseHooks = {
+  delivered,
+  opened: () => void openConns++,
+  ended: () => {
+    openConns--;
+    closed['eof'] = (closed['eof'] ?? 0) + 1;
+  },
+};
+
 async function openAll(spec: OpenSpec): Promise<void> {
   const indices = indicesOf(spec);
   const minted = Date.now();
-  const tokens = spec.mode === 'notifier' && spec.auth ? await mintTokens(spec.auth, spec.filters, indices, spec.tenants) : undefined;
+  const tokens = (spec.mode === 'notifier' || spec.mode === 'sse') && spec.auth ? await mintTokens(spec.auth, spec.filters, indices, spec.tenants) : undefined;
   const started = Date.now();
   let ready = 0;
   let failed = 0;
@@ -208,7 +232,7 @@ async function openAll(spec: OpenSpec): Promise<void> {
     const i = indices[k] as number;
     const sampled = isSampled(i, spec.sampleEvery);
     return new Promise<void>((resolve) => {
-      let conn: Conn | undefined = undefined;
+      let conn: { sock: net.Socket; frames: number; readyOnce: boolean } | undefined = undefined;
       const timer = setTimeout(() => finish('not ready in time'), spec.connectTimeoutMs);
       function finish(err?: string): void {
         clearTimeout(timer);
@@ -228,15 +252,18 @@ async function openAll(spec: OpenSpec): Promise<void> {
         finish(err);
       };
       const filters = filtersFor(spec.filters, i);
-      conn = spec.mode === 'socketio' ? new SocketIoConn(spec, filters, sampled, done) : new Conn(spec, filters, sampled, done, tokens?.get(i));
-      conns.push(conn);
+      if (spec.mode === 'sse') conn = new SseConn(spec, filters, sampled, tokens?.get(i), sseHooks, done);
+      else if (spec.mode === 'socketio') conn = new SocketIoConn(spec, filters, sampled, done);
+      else conn = new Conn(spec, filters, sampled, done, tokens?.get(i), whereFor(spec.filters, i));
+      conns.push({ index: i, conn });
     });
   });
   send({ t: 'opened', ready, failed, errors: [...errors].map(([e, n]) => `${n}× ${e}`), ms: Date.now() - started, mintMs: started - minted, startedAt: started, endedAt: Date.now() });
 }
 
-function report(id: number, drain: boolean): void {
+function report(id: number, drain: boolean, counts: boolean): void {
   const r: WorkerReport = { frames: totalFrames, open: openConns, closed: { ...closed }, samples, samplesDropped, unparsed };
+  if (counts) r.counts = conns.filter((c) => c.conn.readyOnce).map((c) => [c.index, c.conn.frames]);
   if (drain) {
     samples = [];
     samplesDropped = 0;
@@ -257,7 +284,7 @@ process.on('message', (msg: ToWorker) => {
       void openAll(msg.spec);
       break;
     case 'report':
-      report(msg.id, msg.drain);
+      report(msg.id, msg.drain, msg.counts === true);
       break;
     case 'exit':
       process.exit(0);

@@ -14,6 +14,8 @@ export interface BenchItem {
   userId: number | null;
   /** `tenant_id` of the notification (absent: none), for tenant-scoped clients. */
   tenant?: string;
+  /** `bucket` of the notification (absent: none), for payload predicates (scenario 1p). */
+  bucket?: number;
   /** CLOCK_MONOTONIC ms (monoMs) when the producer sent it. */
   sentAt: number;
 }
@@ -42,7 +44,8 @@ export interface Subject {
 /** The payload of a benchmark notification (the same JSON for every subject). */
 export function payloadOf(item: BenchItem): string {
   const tenant = item.tenant === undefined ? '' : `"tenant_id":${JSON.stringify(item.tenant)},`;
-  return `{"entity_type":"execution","entity_id":${item.seq},"user_id":${item.userId ?? 'null'},${tenant}"seq":${item.seq},"sent_at":${item.sentAt.toFixed(3)}}`;
+  const bucket = item.bucket === undefined ? '' : `"bucket":${item.bucket},`;
+  return `{"entity_type":"execution","entity_id":${item.seq},"user_id":${item.userId ?? 'null'},${tenant}${bucket}"seq":${item.seq},"sent_at":${item.sentAt.toFixed(3)}}`;
 }
 
 /** The PostgreSQL channel every benchmark notification is sent on (one of the listener's defaults). */
