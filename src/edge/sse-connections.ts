@@ -17,6 +17,11 @@
  * onWritable handler is registered before the first write on purpose: without one, uWS (20.30)
  * also aborted a response ~10 s after a refused write that had long drained (measured).
  *
+ * Writes are queued per stream and flushed once per event-loop turn (setImmediate), each
+ * stream's queue in one write: a bus batch of notifications costs one send per stream, not
+ * one per notification (uWS does the same for WebSocket publish). Every write goes through the
+ * queue, so events keep their order; a close flushes the queue first.
+ *
  * Every call on an aborted or ended response throws: `open` is false from the moment either
  * happens, and nothing is called on the response after.
  *
@@ -42,6 +47,9 @@ export interface SseConn {
   open: boolean;
   /** Bytes written since a write last went out whole: an upper bound of uWS's buffer. */
   buffered: number;
+  /** Events queued for this turn's flush, and their bytes (counted in bufferedAmount). */
+  pending: (string | Buffer)[];
+  pendingBytes: number;
   /** The hub's topics this stream is on (its sets), left when it closes. */
   readonly topics: Set<string>;
   /** Where a resuming stream starts: its welcome's event id (it has received nothing newer). */
@@ -68,6 +76,9 @@ export class SseConnections implements Connections<SseConn> {
   private readonly hardCap: number;
   private heartbeat: NodeJS.Timeout | undefined;
   private events: SseEvents = { drained: () => undefined, ended: () => undefined };
+  /** Streams with queued events, flushed at the end of this turn. */
+  private readonly dirty = new Set<SseConn>();
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly opts: SseConnectionsOptions) {
     this.hardCap = opts.maxBackpressureBytes * HARD_BACKPRESSURE_FACTOR;
@@ -88,7 +99,7 @@ export class SseConnections implements Connections<SseConn> {
 
   /** A stream whose status and headers are written: from now on it is written to and counted. */
   add(res: Uws.HttpResponse, state: SessionState, from: StreamPosition | undefined): SseConn {
-    const c: SseConn = { res, state, open: true, buffered: 0, topics: new Set(), from };
+    const c: SseConn = { res, state, open: true, buffered: 0, pending: [], pendingBytes: 0, topics: new Set(), from };
     this.open.add(c);
     res.onWritable(() => {
       if (!c.open) return true;
@@ -143,21 +154,23 @@ export class SseConnections implements Connections<SseConn> {
     if (streams.size === 0) this.byTopic.delete(topic);
   }
 
-  /** Writes `event: close` with the code and reason, then ends the response. */
+  /** Writes what is queued, `event: close` with the code and reason, then ends the response. */
   close(c: SseConn, code: number, reason: string): void {
     if (!c.open) return;
     const text = closeEvent(code, reason);
-    if (c.buffered + text.length > this.hardCap) return this.drop(c);
+    if (c.buffered + c.pendingBytes + text.length > this.hardCap) return this.drop(c);
+    const queued = c.pending;
     // Ended first, so that a throw in uWS cannot leave a stream counted as open.
     this.end(c, code);
     c.res.cork(() => {
+      for (const chunk of queued) c.res.write(chunk);
       c.res.write(text);
       c.res.end(undefined, true);
     });
   }
 
   bufferedAmount(c: SseConn): number {
-    return c.buffered;
+    return c.buffered + c.pendingBytes;
   }
 
   /** NotificationFanout: the event text once, then a write per stream on each topic. */
@@ -183,16 +196,45 @@ export class SseConnections implements Connections<SseConn> {
     this.heartbeat = undefined;
   }
 
-  /** Writes one event (corked: outside a uWS handler each write would be its own syscall). */
+  /** Queues one event for this turn's flush. */
   write(c: SseConn, text: string | Buffer): void {
     if (!c.open) return;
     const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
-    if (c.buffered + bytes > this.hardCap) return this.drop(c);
-    let whole = false;
-    c.res.cork(() => {
-      whole = c.res.write(text);
-    });
-    c.buffered = whole ? 0 : c.buffered + bytes;
+    if (c.buffered + c.pendingBytes + bytes > this.hardCap) return this.drop(c);
+    c.pending.push(text);
+    c.pendingBytes += bytes;
+    this.dirty.add(c);
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /**
+   * Every stream's queue in one write (outside a uWS handler, each write would be its own
+   * syscall; and a write per event costs a native call each). Streams on the same topics queue
+   * the same event buffers: one concatenation serves each run of them.
+   */
+  private flush(): void {
+    this.flushing = undefined;
+    let lastQueue: (string | Buffer)[] = [];
+    let lastChunk: string | Buffer = '';
+    for (const c of this.dirty) {
+      this.dirty.delete(c);
+      const { pending, pendingBytes } = c;
+      c.pending = [];
+      c.pendingBytes = 0;
+      if (!c.open || pending.length === 0) continue;
+      if (!sameItems(pending, lastQueue)) {
+        lastQueue = pending;
+        lastChunk = pending.length === 1 ? (pending[0] as string | Buffer) : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+      }
+      const chunk = lastChunk;
+      let whole = false;
+      c.res.cork(() => {
+        whole = c.res.write(chunk);
+      });
+      c.buffered = whole ? 0 : c.buffered + pendingBytes;
+      // A replay waiting for the buffer to drain counted the queue: it went out whole.
+      if (whole) this.events.drained(c);
+    }
   }
 
   private beat(): void {
@@ -209,8 +251,16 @@ export class SseConnections implements Connections<SseConn> {
   /** The stream is over, whoever ended it: out of the registry and the hub, then the route's cleanup. */
   private end(c: SseConn, code: number): void {
     c.open = false;
+    this.dirty.delete(c);
     this.open.delete(c);
     for (const topic of c.topics) this.leave(c, topic);
     this.events.ended(c, code);
   }
+}
+
+/** The same events in the same order (the hub queues shared buffers: compared by identity). */
+function sameItems(a: readonly (string | Buffer)[], b: readonly (string | Buffer)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
