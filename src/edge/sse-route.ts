@@ -14,17 +14,16 @@
  * SSE has no inbound channel: no subscribe, refresh or ping. A client changes subscriptions or
  * renews its token by opening a new stream (with its Last-Event-ID: nothing is missed).
  *
- * May import config and observability types, protocol, auth, http-reply, peer, admission,
+ * May import protocol, auth, entry, http-reply, peer, admission,
  * session, sse-connections, sse-frames, uws and the transport contract.
  */
-import type { Metrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/messages.js';
-import type { Admission, Refusal, UpgradeRequest } from './admission.js';
-import type { AuthResult, Authenticator } from './auth/authenticator.js';
+import type { UpgradeRequest } from './admission.js';
+import type { AuthResult } from './auth/authenticator.js';
 import { extractToken } from './auth/token-carriers.js';
+import { refuse, type EntryOptions } from './entry.js';
 import { replyJson } from './http-reply.js';
 import { anonymousFrom } from './peer.js';
-import type { Sessions } from './session.js';
 import { parseSseRequest, retryField, type StreamPosition } from './sse-frames.js';
 import type { SseConnections } from './sse-connections.js';
 import type { Peer } from './transport.js';
@@ -34,24 +33,11 @@ import type { WireSubscription } from '../protocol/subscription.js';
 /** How long an EventSource waits before reconnecting (its `retry:` field), in ms. */
 export const SSE_RETRY_MS = 2000;
 
-export interface SseRouteOptions {
-  metrics: Metrics;
-  admission: Admission;
-  sessions: Sessions;
+export interface SseRouteOptions extends EntryOptions {
   connections: SseConnections;
-  /** The client's address as admission sees it (client-address.ts). */
-  clientAddress: (res: Uws.HttpResponse, req: Uws.HttpRequest) => string;
-  /** NOTIFIER_AUTH=jwt: every stream carries a token, verified before it starts. Absent: anonymous. */
-  authenticator?: Authenticator | undefined;
-  /** A refused token (metrics, debug log): never the token itself. */
-  onAuthFailure?: (reason: string, detail: string) => void;
 }
 
 const BAD_REQUEST = '400 Bad Request';
-
-function refuse(res: Uws.HttpResponse, refusal: Refusal): void {
-  replyJson(res, refusal.status, refusal.reason === undefined ? { error: refusal.error } : { error: refusal.error, reason: refusal.reason });
-}
 
 export function addSseRoute(app: Uws.TemplatedApp, opts: SseRouteOptions): void {
   const { metrics, admission, sessions, connections, authenticator } = opts;

@@ -8,17 +8,15 @@
  * `maxBackpressure`, so lifecycle.ts closes slow sockets well before, and uWS closes whatever
  * outruns that sweep.
  *
- * May import config and observability types, http-reply, uws, admission, session and transport.
+ * May import the bus contract and config types, auth, entry, peer, uws, admission and transport.
  */
 import type { BusNotification } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Admission, Refusal, UpgradeRequest } from './admission.js';
-import type { AuthResult, Authenticator } from './auth/authenticator.js';
+import type { UpgradeRequest } from './admission.js';
+import type { AuthResult } from './auth/authenticator.js';
 import { answeredProtocol, extractToken } from './auth/token-carriers.js';
-import { replyJson } from './http-reply.js';
+import { refuse, type EntryOptions } from './entry.js';
 import { anonymousFrom } from './peer.js';
-import type { Sessions } from './session.js';
 import type { Connections, Frame, SessionState } from './transport.js';
 import type { Uws } from './uws.js';
 
@@ -84,26 +82,13 @@ export class WsConnections implements Connections<WsConn> {
   }
 }
 
-export interface WebSocketRouteOptions {
+export interface WebSocketRouteOptions extends EntryOptions {
   uws: typeof Uws;
   config: Pick<Config, 'maxFrameBytes' | 'maxBackpressureBytes' | 'idleTimeoutSeconds'>;
-  metrics: Metrics;
-  admission: Admission;
-  sessions: Sessions;
   connections: WsConnections;
-  /** The client's address as admission sees it (client-address.ts). */
-  clientAddress: (res: Uws.HttpResponse, req: Uws.HttpRequest) => string;
-  /** NOTIFIER_AUTH=jwt: every upgrade carries a token, verified before the socket opens. Absent: anonymous. */
-  authenticator?: Authenticator | undefined;
-  /** A refused token (metrics, debug log): never the token itself. */
-  onAuthFailure?: (reason: string, detail: string) => void;
 }
 
 const UNAUTHORIZED = '401 Unauthorized';
-
-function refuse(res: Uws.HttpResponse, refusal: Refusal): void {
-  replyJson(res, refusal.status, refusal.reason === undefined ? { error: refusal.error } : { error: refusal.error, reason: refusal.reason });
-}
 
 export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOptions): void {
   const { uws, config, metrics, admission, sessions, connections, authenticator } = opts;

@@ -3,28 +3,14 @@
  * locators and forms, `notifier notify` and a shell as a user runs them, and a free port.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchPage, type Cleanup } from '../helpers/chromium.js';
 
-export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-/** Steps run after the file's tests, last pushed first. */
-export type Cleanup = (() => Promise<unknown> | unknown)[];
-
-/** Throws, saying how to get one, when there is no Chromium: no browser is downloaded. */
-export function requireChromium(): void {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
-        '(`.ci/run` installs it), or set CHROMIUM to a Chromium binary. No browser is downloaded.',
-    );
-  }
-}
+export { CHROMIUM, requireChromium, type Cleanup } from '../helpers/chromium.js';
 
 /** `notifier notify <channel> <json>`, as a user sends one from a shell. */
 export function notify(databaseUrl: string, channel: string, payload: Record<string, unknown>): Promise<void> {
@@ -94,19 +80,8 @@ export async function sendFromForm(page: Page, channel: string, payload: Record<
  * collected, and the scripts it loaded (`<status> <path>`, only those served as JavaScript).
  */
 export async function openPage(cleanup: Cleanup): Promise<{ page: Page; pageErrors: string[]; userDataDir: string; scripts: string[] }> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-  cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    viewport: { width: 1280, height: 1000 },
-  });
-  cleanup.push(() => context.close());
+  const { context, page, pageErrors, userDataDir } = await launchPage(cleanup, { width: 1280, height: 1000 });
   context.setDefaultTimeout(10_000);
-  const page = context.pages()[0] ?? (await context.newPage());
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => {
     // Refused connects (a stopped server, a missing token) are expected; a CSP violation is not.
     if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) pageErrors.push(msg.text());

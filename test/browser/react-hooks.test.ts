@@ -11,19 +11,16 @@
  * (`connected_clients` 0), and a killed edge shows as `connecting`. An edge back on the same port
  * after the stream was trimmed past the client's offset: the hook's `reset` says `expired`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchPage, requireChromium } from '../helpers/chromium.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer as createTcpServer } from 'node:net';
 import { createCluster, waitLeaderSeen, waitReady } from '../helpers/cluster.js';
 import { produce } from '../helpers/producer.js';
 import { eventually } from '../helpers/services.js';
 
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
@@ -96,12 +93,7 @@ async function entityIds(page: Page, list: string): Promise<(string | null)[]> {
 
 describe('the React hooks in Chromium', () => {
   it('render notifications from a real edge, unsubscribe on unmount, close the client with the provider, and report a reset', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} not found: the browser test drives Debian's Chromium. Install it with \`apt-get install chromium\` ` +
-          '(`.ci/run` installs it), or set CHROMIUM to a Chromium binary. No browser is downloaded.',
-      );
-    }
+    requireChromium();
     const app = await serveApp(await bundleApp());
     cleanup.push(() => new Promise((r) => app.server.close(r)));
     // The smallest stream retention, so that the 1,500 notifications sent while the edge is down trim past the client.
@@ -191,17 +183,7 @@ describe('the React hooks in Chromium', () => {
 });
 
 async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-  cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  cleanup.push(() => context.close());
+  const { context, page, pageErrors } = await launchPage(cleanup);
   context.setDefaultTimeout(10_000);
-  const page = context.pages()[0] ?? (await context.newPage());
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
   return { page, pageErrors };
 }

@@ -6,14 +6,11 @@
  * another edge, sending its Last-Event-ID, and the page ends up with every notification exactly
  * once and in order: those published before, during and after the kill.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchPage, requireChromium } from '../helpers/chromium.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../cluster/harness.js';
 
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const TYPE = 'sse_browser';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -58,25 +55,13 @@ async function waitFor(page: Page, check: (s: PageState) => boolean, timeoutMs: 
 
 describe('an EventSource through HAProxy', () => {
   it('reconnects to another edge when its edge is SIGKILLed, and misses nothing', { timeout: 180_000 }, async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (\`.ci/run\` does), or set CHROMIUM. No browser is downloaded.`);
-    }
+    requireChromium();
     const h: Harness = await startHarness({ listeners: 1, edges: 3, auth: 'none' });
     cleanup.push(() => h.stop());
     const publish = (from: number, to: number, type = TYPE) =>
       h.pg.sql(`SELECT notifier.publish('x', json_build_object('entity_type', '${type}', 'entity_id', i)::jsonb) FROM generate_series(${from}, ${to}) i`);
 
-    const userDataDir = mkdtempSync(join(tmpdir(), 'notifier-chromium-'));
-    cleanup.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    cleanup.push(() => context.close());
-    const page = context.pages()[0] ?? (await context.newPage());
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const { page, pageErrors } = await launchPage(cleanup);
 
     // Same origin as the stream: a page HAProxy serves (the edges' /health).
     await page.goto(`${h.lb.http}/health`);
