@@ -4,8 +4,7 @@
  * before `expires_at`, close codes obeyed through `closeAction`, half-open detection with `ping`,
  * and `resume` with the last epoch and offset after every reconnect: a handler never sees a
  * notification twice, nor out of order (offsets at or before the last one delivered are dropped).
- *
- * Imports: protocol/ only (the SDK ships to browsers; no runtime dependencies).
+ * Imports: client/ and protocol/ only (the SDK ships to browsers; no runtime dependencies).
  */
 import { compactCloseAction as closeAction } from '../protocol/close-action.js';
 import { compareOffsets, isOffset } from '../protocol/offsets.js';
@@ -174,8 +173,12 @@ export class NotifierClient {
   private serverError(m: Msg): void {
     const code = String(m['code']);
     const message = String(m['message'] ?? '');
-    if (code === 'forbidden' && typeof m['filter'] === 'string') this.forbid(m['filter'], message);
-    else this.events.emit('error', { kind: 'server', code, message });
+    const filter = typeof m['filter'] === 'string' ? m['filter'] : undefined;
+    if (code === 'forbidden' && filter !== undefined) this.forbid(filter, message);
+    else {
+      if (filter !== undefined) this.subs.remove(subscriptionOf(filter, m['where']).id); // refused for good (too_many_subscriptions): no resume carries it
+      this.events.emit('error', { kind: 'server', code, message, ...(filter !== undefined && { filter }) });
+    }
     if (!this.resuming) return;
     // A refused resume changed nothing and cannot be sent again on this connection. Forbidden: resume
     // anew without that filter, on a new connection. Otherwise (e.g. too_many_subscriptions) the

@@ -64,6 +64,11 @@ export class HandlerSets {
     return [...this.byId.values()].map((e) => e.sub);
   }
 
+  /** The server refused one subscription: its handlers go. */
+  remove(id: string): void {
+    this.byId.delete(id);
+  }
+
   /** The server refused a filter: the handlers of every subscription on it go. */
   delete(filter: string): void {
     for (const [id, e] of this.byId) if (e.sub.filter === filter) this.byId.delete(id);

@@ -63,7 +63,7 @@ export type ClientError =
   /** The token does not allow this filter: its subscriptions were dropped. */
   | { kind: 'forbidden'; filter: string; message: string }
   /** Any other `{"type":"error"}` from the edge (e.g. `unauthorized` for a refused refresh). */
-  | { kind: 'server'; code: string; message: string }
+  | { kind: 'server'; code: string; message: string; filter?: string }
   /** `token()` threw or rejected: the connect is retried with back-off (a refresh is not retried). */
   | { kind: 'token'; error: unknown }
   /** The WebSocket constructor threw. */

@@ -19,6 +19,7 @@ import {
   parseClientFrame,
   refreshedMessage,
   subscribedMessage,
+  subscriptionErrorMessage,
   unauthorizedMessage,
   unsubscribedMessage,
   welcomeMessage,
@@ -111,7 +112,10 @@ export class Sessions {
         const sub = msg.subscription;
         if (!peerAllows(s.peer, sub.filter)) return this.forbidden(t, c, sub.filter);
         if (s.phase === Phase.New) s.phase = Phase.Started;
-        if (!subscriptions.add(t, c, sub)) return reply(ErrorCode.TooManySubscriptions, this.tooMany);
+        if (!subscriptions.add(t, c, sub)) {
+          metrics.clientErrors.inc({ code: ErrorCode.TooManySubscriptions });
+          return t.send(c, subscriptionErrorMessage(ErrorCode.TooManySubscriptions, this.tooMany, sub.id));
+        }
         t.send(c, subscribedMessage(sub.id));
         return;
       }

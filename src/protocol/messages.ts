@@ -154,6 +154,11 @@ export function errorMessage(code: ErrorCode, message: string): string {
   return JSON.stringify({ type: 'error', code, message });
 }
 
+/** A subscribe refused for a reason of its own (too_many_subscriptions): names the subscription, so a client can drop it. */
+export function subscriptionErrorMessage(code: ErrorCode, message: string, id: string): string {
+  return JSON.stringify({ type: 'error', code, message, ...describeSubscription(id) });
+}
+
 /** A filter the token does not allow: nothing changed, the connection stays open. */
 export function forbiddenMessage(filter: string): string {
   return JSON.stringify({ type: 'error', code: ErrorCode.Forbidden, filter, message: `the token does not allow ${filter}` });

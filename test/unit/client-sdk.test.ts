@@ -256,6 +256,21 @@ describe('subscriptions across reconnects', () => {
     expect(resumed).toEqual([{ type: 'resumed', epoch: 'e1', offset: '101-0', replayed: 0 }]);
   });
 
+  it('a subscribe refused for good (too_many_subscriptions, naming it) drops its handlers, so no resume carries it', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { client, errors } = start();
+    await flush();
+    FakeSocket.last.open({ epoch: 'e1', offset: '100-0' });
+    client.subscribe('all', () => {});
+    client.subscribe('entity_type:x', { where: { n: { gt: 1 } } }, () => {});
+    FakeSocket.last.receive({ type: 'error', code: 'too_many_subscriptions', message: 'at most 1', filter: 'entity_type:x', where: { n: { gt: 1 } } });
+    expect(errors).toEqual([{ kind: 'server', code: 'too_many_subscriptions', message: 'at most 1', filter: 'entity_type:x' }]);
+    FakeSocket.last.serverClose(1012);
+    await flush();
+    FakeSocket.last.open({ epoch: 'e1', offset: '100-0' });
+    expect(FakeSocket.last.messages).toEqual([{ type: 'resume', epoch: 'e1', offset: '100-0', filters: ['all'] }]);
+  });
+
   it("a token() that gives nothing offers no bearer entry", async () => {
     start({ token: () => '' });
     await flush();
