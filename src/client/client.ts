@@ -9,7 +9,7 @@
 import { compactCloseAction as closeAction } from '../protocol/close-action.js';
 import { compareOffsets, isOffset } from '../protocol/offsets.js';
 import { Emitter } from './emitter.js';
-import { openSocket, protocolsFor } from './socket.js';
+import { closeQuietly, openSocket, protocolsFor, refreshDelay } from './socket.js';
 import { HandlerSets, subscriptionOf, wire, type Handler } from './handler-sets.js';
 import type { ClientEvents, SubscribeOptions, ClientState, CloseInfo, Notification, NotifierClientOptions, ResetEvent, ResumedEvent, SocketLike, Subscription, Welcome } from './types.js';
 
@@ -67,6 +67,15 @@ export class NotifierClient {
     };
   }
 
+  /** Replaces the connection now, without waiting out a back-off, and resumes; after close(), starts again. */
+  reconnect(): void {
+    this.stopped = false;
+    this.attempt = 0;
+    clearTimeout(this.retryTimer);
+    this.drop(4000, 'reconnect');
+    void this.connect();
+  }
+
   /** Stops for good: no reconnect, no timers; state 'disconnected'. */
   close(): void {
     this.stopped = true;
@@ -101,7 +110,7 @@ export class NotifierClient {
       return this.retry();
     }
     this.ws = ws;
-    this.heard();
+    this.lastHeard = Date.now();
     this.watch();
     ws.onopen = () => this.opened();
     ws.onmessage = (e) => this.message(typeof e.data === 'string' ? e.data : String(e.data));
@@ -111,7 +120,7 @@ export class NotifierClient {
 
   private opened(): void {
     this.isOpen = true;
-    this.heard();
+    this.lastHeard = Date.now();
     const subs = this.subs.subscriptions();
     if (this.epoch !== undefined && this.offset !== undefined) {
       this.resuming = true;
@@ -122,7 +131,7 @@ export class NotifierClient {
   }
 
   private message(text: string): void {
-    this.heard();
+    this.lastHeard = Date.now();
     let m: Msg;
     try {
       m = JSON.parse(text) as Msg;
@@ -214,11 +223,9 @@ export class NotifierClient {
   private scheduleRefresh(expiresAt: unknown): void {
     clearTimeout(this.refreshTimer);
     const token = this.opts.token;
-    if (!token || typeof expiresAt !== 'string') return;
-    const at = Date.parse(expiresAt);
-    if (Number.isNaN(at)) return;
+    const delay = refreshDelay(expiresAt, this.opts.refreshBeforeMs);
+    if (!token || delay === undefined) return;
     const ws = this.ws;
-    const delay = Math.max(1000, at - Date.now() - (this.opts.refreshBeforeMs ?? 60_000));
     this.refreshTimer = setTimeout(async () => {
       try {
         const fresh = await token();
@@ -228,10 +235,6 @@ export class NotifierClient {
         if (!this.stopped) this.events.emit('error', { kind: 'token', error });
       }
     }, delay);
-  }
-
-  private heard(): void {
-    this.lastHeard = Date.now();
   }
 
   /** Half-open detection: a ping every half of staleAfterMs; nothing heard for staleAfterMs replaces the socket. */
@@ -273,13 +276,7 @@ export class NotifierClient {
     this.resuming = false;
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = null;
-    if (code !== undefined) {
-      try {
-        ws.close(code, reason);
-      } catch {
-        // already closed
-      }
-    }
+    if (code !== undefined) closeQuietly(ws, code, reason);
   }
 
   private retry(): void {

@@ -271,6 +271,31 @@ describe('subscriptions across reconnects', () => {
     expect(FakeSocket.last.messages).toEqual([{ type: 'resume', epoch: 'e1', offset: '100-0', filters: ['all'] }]);
   });
 
+  it('reconnect() replaces the connection at once, even during a back-off, and resumes; after close() it starts again', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    const { client, states } = start();
+    client.subscribe('all', () => {});
+    await flush();
+    const first = FakeSocket.last;
+    first.open({ epoch: 'e1', offset: '100-0' });
+    first.notify('101-0');
+    first.serverClose(1006); // a back-off of ~500 ms starts
+    await flush();
+    expect(FakeSocket.last).toBe(first);
+    client.reconnect();
+    await flush();
+    expect(FakeSocket.last).not.toBe(first);
+    FakeSocket.last.open({ epoch: 'e1', offset: '101-0' });
+    expect(FakeSocket.last.messages).toEqual([{ type: 'resume', epoch: 'e1', offset: '101-0', filters: ['all'] }]);
+    client.close();
+    expect(states.at(-1)).toBe('disconnected');
+    const closed = FakeSocket.last;
+    client.reconnect();
+    await flush();
+    expect(FakeSocket.last).not.toBe(closed);
+    expect(client.state).toBe('connecting');
+  });
+
   it("a token() that gives nothing offers no bearer entry", async () => {
     start({ token: () => '' });
     await flush();
