@@ -3,16 +3,13 @@
  * (sse-route.ts) take the same parts, run the same checks in the same order (admission, token,
  * limits, then the session), and answer a refusal alike, in JSON, before any byte of a stream.
  *
- * May import observability types, admission, auth (types), http-reply and the session, transport
- * and uws types.
+ * May import observability types, admission, auth (types), http-reply, session (types) and uws (types).
  */
 import type { Metrics } from '../observability/metrics.js';
 import type { Admission, Refusal } from './admission.js';
-import type { AuthResult, Authenticator } from './auth/authenticator.js';
-import type { CarriedToken } from './auth/token-carriers.js';
+import type { Authenticator } from './auth/authenticator.js';
 import { replyJson } from './http-reply.js';
 import type { Sessions } from './session.js';
-import type { Peer } from './transport.js';
 import type { Uws } from './uws.js';
 
 export interface EntryOptions {
@@ -30,30 +27,4 @@ export interface EntryOptions {
 /** Answers a refusal: its status, `{"error":…}` and, when there is one, `"reason"`. */
 export function refuse(res: Uws.HttpResponse, refusal: Refusal): void {
   replyJson(res, refusal.status, refusal.reason === undefined ? { error: refusal.error } : { error: refusal.error, reason: refusal.reason });
-}
-
-/**
- * Verifies the token the request carried, then, unless the client went away meanwhile (uWS
- * forbids touching an aborted response), answers 401 or lets `admit` go on, corked.
- */
-export function authenticateThen(
-  opts: EntryOptions,
-  authenticator: Authenticator,
-  res: Uws.HttpResponse,
-  req: { carried: CarriedToken; ip: string; aborted: () => boolean },
-  admit: (peer: Peer) => void,
-): void {
-  const verified: Promise<AuthResult> = req.carried.conflict
-    ? Promise.resolve({ ok: false, reason: 'invalid', detail: 'carrier-conflict' })
-    : authenticator.authenticate(req.carried.token, req.ip);
-  void verified.then((result) => {
-    if (req.aborted()) return;
-    res.cork(() => {
-      if (!result.ok) {
-        opts.onAuthFailure?.(result.reason, result.detail);
-        return refuse(res, { status: '401 Unauthorized', error: 'unauthorized', reason: result.reason });
-      }
-      admit(result.peer);
-    });
-  });
 }

@@ -19,8 +19,9 @@
  */
 import { ErrorCode } from '../protocol/messages.js';
 import type { UpgradeRequest } from './admission.js';
+import type { AuthResult } from './auth/authenticator.js';
 import { extractToken } from './auth/token-carriers.js';
-import { authenticateThen, refuse, type EntryOptions } from './entry.js';
+import { refuse, type EntryOptions } from './entry.js';
 import { replyJson } from './http-reply.js';
 import { anonymousFrom } from './peer.js';
 import { parseSseRequest, retryField, type StreamPosition } from './sse-frames.js';
@@ -103,6 +104,18 @@ export function addSseRoute(app: Uws.TemplatedApp, opts: SseRouteOptions): void 
       return admit(res, request, anonymousFrom(request.ip), subscriptions, from);
     }
     const carried = extractToken({ query, authorization });
-    authenticateThen(opts, authenticator, res, { carried, ip: request.ip, aborted: () => aborted }, (peer) => admit(res, request, peer, subscriptions, from));
+    const verified: Promise<AuthResult> = carried.conflict
+      ? Promise.resolve({ ok: false, reason: 'invalid', detail: 'carrier-conflict' })
+      : authenticator.authenticate(carried.token, request.ip);
+    void verified.then((result) => {
+      if (aborted) return;
+      res.cork(() => {
+        if (!result.ok) {
+          opts.onAuthFailure?.(result.reason, result.detail);
+          return replyJson(res, '401 Unauthorized', { error: 'unauthorized', reason: result.reason });
+        }
+        admit(res, request, result.peer, subscriptions, from);
+      });
+    });
   });
 }

@@ -13,8 +13,9 @@
 import type { BusNotification } from '../bus/bus.js';
 import type { Config } from '../config/schema.js';
 import type { UpgradeRequest } from './admission.js';
+import type { AuthResult } from './auth/authenticator.js';
 import { answeredProtocol, extractToken } from './auth/token-carriers.js';
-import { authenticateThen, refuse, type EntryOptions } from './entry.js';
+import { refuse, type EntryOptions } from './entry.js';
 import { anonymousFrom } from './peer.js';
 import type { Connections, Frame, SessionState } from './transport.js';
 import type { Uws } from './uws.js';
@@ -87,6 +88,8 @@ export interface WebSocketRouteOptions extends EntryOptions {
   connections: WsConnections;
 }
 
+const UNAUTHORIZED = '401 Unauthorized';
+
 export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOptions): void {
   const { uws, config, metrics, admission, sessions, connections, authenticator } = opts;
   app.ws<SessionState>('/ws', {
@@ -118,10 +121,20 @@ export function addWebSocketRoute(app: Uws.TemplatedApp, opts: WebSocketRouteOpt
       res.onAborted(() => {
         aborted = true;
       });
-      authenticateThen(opts, authenticator, res, { carried, ip: request.ip, aborted: () => aborted }, (peer) => {
-        const refusal = admission.decide(request) ?? admission.decideUser(peer);
-        if (refusal !== undefined) return refuse(res, refusal);
-        res.upgrade(sessions.newState(peer), key, protocol, extensions, context);
+      const verified: Promise<AuthResult> = carried.conflict
+        ? Promise.resolve({ ok: false, reason: 'invalid', detail: 'carrier-conflict' })
+        : authenticator.authenticate(carried.token, request.ip);
+      void verified.then((result) => {
+        if (aborted) return;
+        res.cork(() => {
+          if (!result.ok) {
+            opts.onAuthFailure?.(result.reason, result.detail);
+            return refuse(res, { status: UNAUTHORIZED, error: 'unauthorized', reason: result.reason });
+          }
+          const refusal = admission.decide(request) ?? admission.decideUser(result.peer);
+          if (refusal !== undefined) return refuse(res, refusal);
+          res.upgrade(sessions.newState(result.peer), key, protocol, extensions, context);
+        });
       });
     },
     open: (ws) => {
