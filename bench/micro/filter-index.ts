@@ -11,21 +11,12 @@
  */
 import type { FilterIndex as Index } from '../../src/edge/filter-index.js';
 import { MAX_FILTER_LENGTH, routingKeys } from '../../src/protocol/filters.js';
+import { now, nsPerCall } from './timing.js';
 
 type FilterIndex = Index;
+/** Whole ns per call, best of `rounds`. */
+const time = (calls: number, rounds: number, fn: (i: number) => void): number => Math.round(nsPerCall(calls, rounds, fn));
 const { FilterIndex } = (await import(process.env['FILTER_INDEX_MODULE'] ?? '../../src/edge/filter-index.js')) as { FilterIndex: typeof Index };
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
-
-/** ns per call of fn over `calls` calls, best of `rounds` rounds. */
-function time(calls: number, rounds: number, fn: (i: number) => void): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = now();
-    for (let i = 0; i < calls; i++) fn(i);
-    best = Math.min(best, ((now() - t0) * 1e6) / calls);
-  }
-  return Math.round(best);
-}
 
 /** Subscribes connection's filters one by one, as the edge does (edge.ts moveTopics). */
 function subscribeAll(index: FilterIndex, filters: readonly string[]): readonly string[] {

@@ -9,9 +9,9 @@
  * edge with 50 interned predicates does per notification).
  */
 import { envelopeFromValue } from '../../src/protocol/envelope.js';
+import { nsPerCall as time } from './timing.js';
 import { MAX_LEAVES, parseWhere, type CompiledPredicate } from '../../src/protocol/predicates.js';
 
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function compile(where: unknown): CompiledPredicate {
   const r = parseWhere(where);
@@ -21,17 +21,6 @@ function compile(where: unknown): CompiledPredicate {
 
 function envelope(payload: Record<string, unknown>): Record<string, unknown> {
   return { ...envelopeFromValue('enforcement_events', payload, new Date()).envelope, offset: '1714564800000-0' };
-}
-
-/** ns per call of fn over `calls` calls, best of `rounds` rounds. */
-function time(calls: number, rounds: number, fn: (i: number) => void): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = now();
-    for (let i = 0; i < calls; i++) fn(i);
-    best = Math.min(best, ((now() - t0) * 1e6) / calls);
-  }
-  return best;
 }
 
 let sink = 0;

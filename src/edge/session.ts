@@ -48,6 +48,9 @@ export interface SessionsOptions {
   onRefresh?: (outcome: 'ok' | 'missing' | 'invalid' | 'expired' | 'subject_changed') => void;
 }
 
+/** Why a connection's subscriptions were refused as a whole (Sessions.refusal). */
+export type SubscriptionsRefusal = { code: typeof ErrorCode.TooManySubscriptions; message: string } | { code: typeof ErrorCode.Forbidden; filter: string };
+
 /** Every session of the edge, whatever its transport. */
 export class Sessions {
   private readonly startedAt = Date.now();
@@ -129,7 +132,7 @@ export class Sessions {
           return reply(ErrorCode.InvalidResume, 'resume must be the first request on a connection, before any subscribe, and only once');
         }
         const refused = this.refusal(s.peer, msg.subscriptions);
-        if (refused !== undefined) return t.send(c, refused.frame);
+        if (refused !== undefined) return t.send(c, refused.code === ErrorCode.Forbidden ? forbiddenMessage(refused.filter) : errorMessage(refused.code, refused.message));
         this.begin(t, c, msg.subscriptions, msg);
         return;
       }
@@ -141,27 +144,29 @@ export class Sessions {
   }
 
   private forbidden<C>(t: Transport<C>, c: C, filter: string): void {
+    this.countForbidden();
+    t.send(c, forbiddenMessage(filter));
+  }
+
+  private countForbidden(): void {
     this.opts.metrics.clientErrors.inc({ code: ErrorCode.Forbidden });
     this.opts.metrics.forbiddenSubscribes.inc();
-    t.send(c, forbiddenMessage(filter));
   }
 
   /**
    * Why a connection may not start with these subscriptions (too many, or a filter its peer may
-   * not have: counted in the metrics), or undefined. A resume asks it, and SSE before it answers
-   * (`frame` is the error message a WebSocket client gets).
+   * not have: counted in the metrics), or undefined. A resume asks it, and SSE before it answers.
    */
-  refusal(peer: Peer, subs: readonly WireSubscription[]): { code: ErrorCode; filter?: string; frame: string } | undefined {
+  refusal(peer: Peer, subs: readonly WireSubscription[]): SubscriptionsRefusal | undefined {
     const { metrics, subscriptions } = this.opts;
     if (!subscriptions.fits(subs.length)) {
       metrics.clientErrors.inc({ code: ErrorCode.TooManySubscriptions });
-      return { code: ErrorCode.TooManySubscriptions, frame: errorMessage(ErrorCode.TooManySubscriptions, this.tooMany) };
+      return { code: ErrorCode.TooManySubscriptions, message: this.tooMany };
     }
     for (const { filter } of subs) {
       if (peerAllows(peer, filter)) continue;
-      metrics.clientErrors.inc({ code: ErrorCode.Forbidden });
-      metrics.forbiddenSubscribes.inc();
-      return { code: ErrorCode.Forbidden, filter, frame: forbiddenMessage(filter) };
+      this.countForbidden();
+      return { code: ErrorCode.Forbidden, filter };
     }
     return undefined;
   }

@@ -77,7 +77,7 @@ export function addSseRoute(app: Uws.TemplatedApp, opts: SseRouteOptions): void 
     if (refusal !== undefined) return refuse(res, refusal);
     const refused = sessions.refusal(peer, subs);
     if (refused?.code === ErrorCode.Forbidden) return replyJson(res, '403 Forbidden', { error: 'forbidden', filter: refused.filter });
-    if (refused !== undefined) return replyJson(res, BAD_REQUEST, { error: refused.code, message: (JSON.parse(refused.frame) as { message: string }).message });
+    if (refused !== undefined) return replyJson(res, BAD_REQUEST, { error: refused.code, message: refused.message });
     start(res, peer, request.origin, subs, from);
   };
 
