@@ -19,7 +19,7 @@ import type { Scenario } from '../lib/scenario.js';
 import { measureFanout, type FanoutOptions, type FanoutResult } from '../loadgen/fanout.js';
 import { loadAverage, round } from '../loadgen/measure.js';
 import { startNotifier } from '../peers/notifier.js';
-import { fanoutRows, median } from './broadcast.js';
+import { broadcastFlowWindow, fanoutRows, median } from './broadcast.js';
 
 const ID = '1p-broadcast-predicates';
 
@@ -86,7 +86,7 @@ export const broadcastPredicates: Scenario = {
       log: ctx.log,
     };
     // As scenario 1: about a million frames in flight across all clients.
-    const broadcastFlow = Math.min(1000, Math.max(100, Math.round(1_000_000 / connections)));
+    const broadcastFlow = broadcastFlowWindow(connections);
     // Selective: a notification reaches N / 50, so the same frames in flight are 50× the notifications (as 1b's scoped).
     const selectiveFlow = Math.min(10_000, Math.round(1_000_000 / perPredicate));
     const variants: Record<Variant, FanoutOptions> = {

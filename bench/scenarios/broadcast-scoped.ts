@@ -19,7 +19,7 @@ import { measureFanout, type FanoutOptions, type FanoutResult } from '../loadgen
 import { round } from '../loadgen/measure.js';
 import { startNotifier } from '../peers/notifier.js';
 import { loadAverage } from '../loadgen/measure.js';
-import { fanoutRows, median } from './broadcast.js';
+import { broadcastFlowWindow, fanoutRows, median } from './broadcast.js';
 
 const ID = '1b-broadcast-scoped';
 
@@ -62,7 +62,7 @@ export const broadcastScoped: Scenario = {
       log: ctx.log,
     };
     // As scenario 1: about a million frames in flight across all clients.
-    const broadcastFlow = Math.min(1000, Math.max(100, Math.round(1_000_000 / connections)));
+    const broadcastFlow = broadcastFlowWindow(connections);
     const perTenant = Math.max(1, Math.floor(connections / TENANTS));
     // A notification reaches N / 100 clients: the same million frames would be 100× the
     // notifications in flight. Bounded by what PostgreSQL and the listener take in per batch.

@@ -16,7 +16,7 @@ import { loadAverage, round } from '../loadgen/measure.js';
 import { startNotifier } from '../peers/notifier.js';
 import type { Subject } from '../peers/subject.js';
 import { countNote, edgeMicrosPerDelivery } from './broadcast-predicates.js';
-import { fanoutRows, median } from './broadcast.js';
+import { broadcastFlowWindow, fanoutRows, median } from './broadcast.js';
 
 const ID = '1s-broadcast-sse';
 
@@ -53,8 +53,7 @@ export const broadcastSse: Scenario = {
       sampleEvery: 100,
       warmupMs: ctx.quick ? 2000 : 3000,
       windowMs: ctx.quick ? 5000 : 6000,
-      // As scenario 1: about a million frames in flight across all clients.
-      flowWindow: Math.min(1000, Math.max(100, Math.round(1_000_000 / connections))),
+      flowWindow: broadcastFlowWindow(connections),
       maxBatch: 50,
       pattern: 'broadcast',
       checkCounts: true,

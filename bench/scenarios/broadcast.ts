@@ -100,10 +100,7 @@ export const broadcast: Scenario = {
       sampleEvery: 100,
       warmupMs: ctx.quick ? 2000 : 3000,
       windowMs: ctx.quick ? 5000 : 10_000,
-      // About a million frames (~200 MB) in flight across all clients: enough to cover the
-      // pipeline's latency, not so many that the kernel's TCP memory comes under pressure (1,000
-      // in flight × 5,000 clients did, and stalled deliveries for seconds at a time).
-      flowWindow: Math.min(1000, Math.max(100, Math.round(1_000_000 / connections))),
+      flowWindow: broadcastFlowWindow(connections),
       maxBatch: 50,
       pattern: 'broadcast',
       log: ctx.log,
@@ -180,4 +177,14 @@ function baselineRows(base: FanoutTrial, ours: FanoutTrial, note: string): Measu
     ...fanoutRows(ID, base, undefined, note),
     { scenario: ID, subject: 'notifier', metric: `ratio to ${base.subject} (medians)`, value: round(r), unit: '×', note: 'the same scenario, same run, on the baseline commit (BENCH_BASELINE)' },
   ];
+}
+
+/**
+ * Notifications in flight for a broadcast to `connections` clients: about a million frames
+ * (~200 MB) across all clients, enough to cover the pipeline's latency, not so many that the
+ * kernel's TCP memory comes under pressure (1,000 in flight × 5,000 clients did, and stalled
+ * deliveries for seconds at a time).
+ */
+export function broadcastFlowWindow(connections: number): number {
+  return Math.min(1000, Math.max(100, Math.round(1_000_000 / connections)));
 }

@@ -18,7 +18,7 @@ import { measureFanout, type FanoutOptions, type FanoutResult } from '../loadgen
 import { round } from '../loadgen/measure.js';
 import { startNotifier } from '../peers/notifier.js';
 import { startRawUws } from '../peers/raw-uws-process.js';
-import { fanoutOn, fanoutRows, median } from './broadcast.js';
+import { broadcastFlowWindow, fanoutOn, fanoutRows, median } from './broadcast.js';
 
 const ID = '4-selective';
 
@@ -37,7 +37,7 @@ export const selective: Scenario = {
       log: ctx.log,
     };
     // As scenario 1: about a million frames in flight across all clients.
-    const broadcastFlow = Math.min(1000, Math.max(100, Math.round(1_000_000 / connections)));
+    const broadcastFlow = broadcastFlowWindow(connections);
     const everyone: FanoutOptions = { ...common, filters: { kind: 'all' }, flowWindow: broadcastFlow, maxBatch: 50, pattern: 'broadcast' };
     const shared: FanoutOptions = { ...everyone, filters: { kind: 'user', shared: ['entity_type:execution'] }, perUser: true };
     const single: FanoutOptions = { ...common, filters: { kind: 'user', shared: ['entity_type:inquiry'] }, flowWindow: 20_000, maxBatch: 500, pattern: 'selective' };
