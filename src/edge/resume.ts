@@ -21,7 +21,6 @@ import type { NotificationScopes } from './notification-scopes.js';
 import { replay } from './replay.js';
 import { ReplaySlots } from './replay-slots.js';
 import type { Subscriptions } from './subscriptions.js';
-import { parseEnvelope } from './wheres.js';
 import type { SessionState, Transport } from './transport.js';
 
 /** Notifications read from the history per bus round trip during a replay. */
@@ -91,7 +90,7 @@ export class Resumes {
         isOpen: () => t.isOpen(c),
         // Read per notification: subscriptions and a token refresh's scope may change while the replay runs.
         wants: (n) =>
-          (s.peer.scope === undefined || scopes.of(n) === s.peer.scope) && subscriptions.wheres.matches(s.filters, n.keys, () => parseEnvelope(n.frame)),
+          (s.peer.scope === undefined || scopes.of(n) === s.peer.scope) && subscriptions.wheres.wants(s.filters, n),
         deliver: (n) => t.deliver(c, n),
         bufferedAmount: () => t.bufferedAmount(c),
         drained: () => new Promise<void>((resolve) => this.drainWaiters.set(s, resolve)),

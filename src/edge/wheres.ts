@@ -5,8 +5,9 @@
  * while some connection's subscription uses it (Subscriptions retains and releases), so hostile
  * clients cannot grow it beyond what their open subscriptions hold.
  *
- * May import protocol.
+ * May import the bus contract (types) and protocol.
  */
+import type { BusNotification } from '../bus/bus.js';
 import { ALL } from '../protocol/filters.js';
 import type { CompiledPredicate } from '../protocol/predicates.js';
 import { filterOf, whereKeyOf, type WireSubscription } from '../protocol/subscription.js';
@@ -18,6 +19,8 @@ interface Held {
 
 export class Wheres {
   private readonly byKey = new Map<string, Held>();
+  /** Each replayed notification's verdict per predicate key (see wants). */
+  private readonly verdicts = new WeakMap<BusNotification, Map<string, boolean>>();
 
   /** Distinct predicates in use. */
   get size(): number {
@@ -48,24 +51,40 @@ export class Wheres {
   }
 
   /**
-   * Whether any of these subscription ids matches a notification (its routing keys, and its
-   * envelope for predicates, parsed only if some predicate's filter matched): the reference
-   * check, as replay uses it; live routing gets the same answer from the filter index.
+   * Whether any of these subscription ids matches a notification (its routing keys, and for a
+   * predicate its envelope): replay's check; live routing gets the same answer from the filter
+   * index. A predicate's verdict is kept beside the notification (gone with it), so a reconnect
+   * storm of clients with the same predicate parses and tests each replayed notification once,
+   * not once per client.
    */
-  matches(ids: readonly string[], keys: readonly string[], envelope: () => unknown): boolean {
+  wants(ids: readonly string[], n: BusNotification): boolean {
+    let verdicts: Map<string, boolean> | undefined;
+    let envelope: unknown;
     let parsed = false;
-    let env: unknown;
     for (const id of ids) {
       const filter = filterOf(id);
-      if (filter !== ALL && !keys.includes(filter)) continue;
-      if (filter === id) return true;
-      if (!parsed) {
-        env = envelope();
-        parsed = true;
+      if (filter !== ALL && !n.keys.includes(filter)) continue;
+      const key = whereKeyOf(id);
+      if (key === undefined) return true;
+      verdicts ??= this.verdictsOf(n);
+      let holds = verdicts.get(key);
+      if (holds === undefined) {
+        if (!parsed) {
+          envelope = parseEnvelope(n.frame);
+          parsed = true;
+        }
+        holds = this.byKey.get(key)?.predicate.test(envelope) === true;
+        verdicts.set(key, holds);
       }
-      if (this.predicateOf(id)?.test(env) === true) return true;
+      if (holds) return true;
     }
     return false;
+  }
+
+  private verdictsOf(n: BusNotification): Map<string, boolean> {
+    let verdicts = this.verdicts.get(n);
+    if (verdicts === undefined) this.verdicts.set(n, (verdicts = new Map()));
+    return verdicts;
   }
 }
 
